@@ -1,0 +1,42 @@
+//! The command side: kill, exit and crash from outside any process, so the GUI and lessons can
+//! inject failures. None of this is reachable from the network.
+
+use crate::process::Pid;
+use crate::signal::ExitReason;
+use crate::{Handle, NoProc};
+
+impl Handle {
+    /// Kills `pid` with the untrappable `kill` signal; it exits with reason `killed`.
+    pub fn kill(&self, pid: Pid) -> Result<(), NoProc> {
+        self.exit(pid, ExitReason::Kill)
+    }
+
+    /// Sends `pid` an exit signal with `reason`, as if from a process outside the runtime.
+    /// A process that traps exits receives it as a message (except `kill`); otherwise any
+    /// reason but `normal` ends it. Supervisors treat it like an exit from their parent.
+    pub fn exit(&self, pid: Pid, reason: ExitReason) -> Result<(), NoProc> {
+        if self.exit_from(Pid::OUTSIDE, pid, reason) {
+            Ok(())
+        } else {
+            Err(NoProc(pid))
+        }
+    }
+
+    /// Makes `pid` panic at its next poll, idle or not (the panic becomes its exit reason).
+    pub fn crash(&self, pid: Pid) -> Result<(), NoProc> {
+        match self.0.table.get(pid) {
+            Some(p) if p.crash() => Ok(()),
+            _ => Err(NoProc(pid)),
+        }
+    }
+
+    pub(crate) fn exit_from(&self, from: Pid, pid: Pid, reason: ExitReason) -> bool {
+        match self.0.table.get(pid) {
+            Some(p) => {
+                p.signal_exit(from, reason, false);
+                true
+            }
+            None => false,
+        }
+    }
+}

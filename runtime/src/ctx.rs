@@ -1,0 +1,239 @@
+//! [`Ctx`]: what a running process uses to talk to the world — its mailbox, links, monitors,
+//! names, subscriptions, and spawning others.
+
+use std::future::{poll_fn, Future};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use crate::mailbox::{Message, Msg};
+use crate::process::{self, Pid, ProcessInner, SpawnError, SpawnOpts};
+use crate::registry::RegisterError;
+use crate::signal::{ExitReason, IntoExitReason, MonitorRef};
+use crate::{Handle, SendError};
+
+/// A process's handle on itself and the runtime. Cheap to clone.
+#[derive(Clone)]
+pub struct Ctx {
+    pub(crate) inner: Arc<ProcessInner>,
+    handle: Handle,
+}
+
+/// What [`Ctx::recv_or_system`] returns.
+pub(crate) enum Received {
+    Message(Msg),
+    /// The inspector asked the process to render its state.
+    StateRequest,
+}
+
+impl Ctx {
+    pub(crate) fn new(inner: Arc<ProcessInner>, handle: Handle) -> Ctx {
+        Ctx { inner, handle }
+    }
+
+    /// This process's pid.
+    pub fn pid(&self) -> Pid {
+        self.inner.pid
+    }
+
+    /// The runtime this process runs on.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The supervisor that started this process, if any.
+    pub fn parent(&self) -> Option<Pid> {
+        self.inner.parent
+    }
+
+    /// Sends a message; never blocks. Fails (handing the message back) if `to` is gone.
+    pub fn send<M: Message>(&self, to: Pid, message: M) -> Result<(), SendError<M>> {
+        self.handle.send(to, message)?;
+        self.inner.msgs_out.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Waits for the first message in the mailbox.
+    pub async fn recv(&self) -> Msg {
+        poll_fn(|cx| {
+            let mut st = self.inner.state.lock();
+            if let Some(msg) = st.mailbox.pop() {
+                return Poll::Ready(msg);
+            }
+            register(&mut st.waker, cx);
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Takes the first message if there is one, without waiting.
+    pub fn try_recv(&self) -> Option<Msg> {
+        self.inner.state.lock().mailbox.pop()
+    }
+
+    /// Waits for the first message for which `matches` is true, leaving the others queued in
+    /// order (selective receive).
+    pub async fn recv_match(&self, mut matches: impl FnMut(&Msg) -> bool) -> Msg {
+        poll_fn(|cx| {
+            let mut st = self.inner.state.lock();
+            if let Some(msg) = st.mailbox.take_first(&mut matches) {
+                return Poll::Ready(msg);
+            }
+            register(&mut st.waker, cx);
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Like [`recv`](Self::recv), giving up after `timeout`.
+    pub async fn recv_timeout(&self, timeout: Duration) -> Option<Msg> {
+        with_timeout(timeout, self.recv()).await
+    }
+
+    /// Like [`recv_match`](Self::recv_match), giving up after `timeout`.
+    pub async fn recv_match_timeout(
+        &self,
+        timeout: Duration,
+        matches: impl FnMut(&Msg) -> bool,
+    ) -> Option<Msg> {
+        with_timeout(timeout, self.recv_match(matches)).await
+    }
+
+    /// Waits for a message or a request from the inspector to render the state.
+    pub(crate) async fn recv_or_system(&self) -> Received {
+        poll_fn(|cx| {
+            let mut st = self.inner.state.lock();
+            if let Some(extra) = st.extra.as_mut() {
+                if extra.state_requested {
+                    extra.state_requested = false;
+                    return Poll::Ready(Received::StateRequest);
+                }
+            }
+            if let Some(msg) = st.mailbox.pop() {
+                return Poll::Ready(Received::Message(msg));
+            }
+            register(&mut st.waker, cx);
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Stores the state as rendered text for the inspector, and its size for the memory figure.
+    pub fn publish_state(&self, text: String, size: usize) {
+        self.inner.state_size.store(size, Ordering::Relaxed);
+        let mut st = self.inner.state.lock();
+        let extra = st.extra();
+        extra.state_text = Some(text);
+        extra.state_seq += 1;
+    }
+
+    /// Reports how many bytes this process's own state holds (shown as part of its memory).
+    pub fn report_state_size(&self, bytes: usize) {
+        self.inner.state_size.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Turns exit signals into [`Exit`](crate::Exit) messages (`kill` still kills).
+    pub fn trap_exit(&self, trap: bool) {
+        self.inner.state.lock().trap_exit = trap;
+    }
+
+    /// Links this process with `other`, both ways.
+    pub fn link(&self, other: Pid) {
+        process::link(&self.handle.0, &self.inner, other);
+    }
+
+    /// Removes the link with `other`.
+    pub fn unlink(&self, other: Pid) {
+        process::unlink(&self.handle.0, &self.inner, other);
+    }
+
+    /// Monitors `target`: a [`Down`](crate::Down) message arrives when it is gone.
+    pub fn monitor(&self, target: Pid) -> MonitorRef {
+        process::monitor(&self.handle.0, &self.inner, target)
+    }
+
+    /// Removes a monitor. False if it had already fired or been removed.
+    pub fn demonitor(&self, monitor: MonitorRef) -> bool {
+        process::demonitor(&self.handle.0, &self.inner, monitor)
+    }
+
+    /// Registers this process under `name`.
+    pub fn register(&self, name: impl Into<Arc<str>>) -> Result<(), RegisterError> {
+        self.handle.register(name, self.pid())
+    }
+
+    /// Subscribes this process to a pub/sub topic.
+    pub fn subscribe(&self, topic: &str) {
+        self.handle.subscribe(self.pid(), topic);
+    }
+
+    /// Unsubscribes this process from a pub/sub topic.
+    pub fn unsubscribe(&self, topic: &str) {
+        self.handle.unsubscribe(self.pid(), topic);
+    }
+
+    /// Spawns an unlinked worker.
+    pub fn spawn<F, Fut>(&self, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        self.spawn_with(SpawnOpts::new(), body)
+    }
+
+    /// Spawns a worker linked to this process.
+    pub fn spawn_link<F, Fut>(&self, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        self.spawn_with(SpawnOpts::new().link(self.pid()), body)
+    }
+
+    /// Spawns a worker monitored by this process.
+    pub fn spawn_monitor<F, Fut>(&self, body: F) -> Result<(Pid, MonitorRef), SpawnError>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let (pid, mref) =
+            process::spawn(&self.handle.0, SpawnOpts::new().monitor_by(self.pid()), body)?;
+        Ok((pid, mref.expect("spawn with a watcher returns its monitor")))
+    }
+
+    /// Spawns with options.
+    pub fn spawn_with<F, Fut>(&self, opts: SpawnOpts, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        process::spawn(&self.handle.0, opts, body).map(|(pid, _)| pid)
+    }
+
+    /// Sends an exit signal to `pid` from this process.
+    pub fn exit(&self, pid: Pid, reason: ExitReason) -> bool {
+        self.handle.exit_from(self.pid(), pid, reason)
+    }
+}
+
+/// Keeps the task's waker in `slot` current.
+fn register(slot: &mut Option<std::task::Waker>, cx: &mut std::task::Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+/// Runs `fut`, giving up with `None` after `timeout`.
+pub(crate) async fn with_timeout<T>(timeout: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(fut.await) }, async {
+        async_io::Timer::after(timeout).await;
+        None
+    })
+    .await
+}

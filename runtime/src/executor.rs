@@ -1,0 +1,456 @@
+//! The scheduler: worker threads that poll process tasks, timing every poll.
+//!
+//! This is the only module that names the task machinery (`async-task`, from smol-rs). Tasks are
+//! scheduled onto a per-worker LIFO slot (so a message ping-pong stays on one core), a per-worker
+//! deque, or a shared injector; idle workers steal, then park. Every poll is timed so the runtime
+//! can report scheduler busy time per worker, and a watchdog thread names any poll that has been
+//! running for longer than [`LONG_POLL`] while it still runs.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_utils::CachePadded;
+use parking_lot::Mutex;
+
+/// A poll that runs longer than this is reported as a scheduler hog.
+pub const LONG_POLL: Duration = Duration::from_millis(10);
+
+/// How many times in a row a worker may run its LIFO slot before it looks at its deque, so two
+/// processes passing a message back and forth cannot starve everything else on that worker.
+const MAX_LIFO_STREAK: u32 = 32;
+
+/// How long an idle worker keeps looking for work before it parks.
+const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
+
+/// Every this many polls a worker looks at the shared injector first, for fairness.
+const INJECTOR_EVERY: u32 = 61;
+
+type Runnable = async_task::Runnable<u64>;
+
+/// A report about a poll that ran too long. `finished` is false while it still runs.
+#[derive(Clone, Debug)]
+pub struct LongPollReport {
+    pub pid: u64,
+    pub worker: usize,
+    pub running_for: Duration,
+    pub finished: bool,
+}
+
+/// Called with every long-poll report; installed by the runtime.
+pub type LongPollHook = Arc<dyn Fn(LongPollReport) + Send + Sync>;
+
+/// Counters one worker keeps about itself (read by the metrics side, written by the worker).
+#[derive(Default)]
+pub struct WorkerStats {
+    /// Total nanoseconds spent inside polls.
+    pub busy_ns: AtomicU64,
+    /// Number of polls.
+    pub polls: AtomicU64,
+    /// Messages sent from this thread (summed for messages per second).
+    pub messages: AtomicU64,
+    /// Pid of the process being polled (0 when none).
+    pub current_pid: AtomicU64,
+    /// Start of the running poll, in nanoseconds since the executor's epoch (0 when idle).
+    pub poll_start_ns: AtomicU64,
+    /// Approximate length of this worker's own queue.
+    pub queued: AtomicUsize,
+}
+
+struct Shared {
+    injector: Injector<Runnable>,
+    stealers: Vec<Stealer<Runnable>>,
+    stats: Vec<CachePadded<WorkerStats>>,
+    unparkers: Vec<parking::Unparker>,
+    sleepers: Mutex<Vec<usize>>,
+    num_sleeping: AtomicUsize,
+    stop: AtomicBool,
+    epoch: Instant,
+    long_poll_hook: LongPollHook,
+    /// Messages sent from threads that are not this executor's workers.
+    outside_messages: CachePadded<AtomicU64>,
+}
+
+/// What a worker thread keeps on its own stack; reached from the schedule function through a
+/// thread-local pointer while the worker loop runs.
+struct Local {
+    shared: *const Shared,
+    index: usize,
+    lifo: Cell<Option<Runnable>>,
+    deque: Worker<Runnable>,
+}
+
+thread_local! {
+    static LOCAL: Cell<*const Local> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The executor: worker threads and their queues.
+pub struct Executor {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Executor {
+    /// Starts `workers` worker threads and a watchdog thread. `name` prefixes thread names.
+    pub fn start(workers: usize, name: &str, long_poll_hook: LongPollHook) -> Executor {
+        let workers = workers.max(1);
+        let deques: Vec<Worker<Runnable>> = (0..workers).map(|_| Worker::new_fifo()).collect();
+        let parkers: Vec<parking::Parker> = (0..workers).map(|_| parking::Parker::new()).collect();
+        let shared = Arc::new(Shared {
+            injector: Injector::new(),
+            stealers: deques.iter().map(Worker::stealer).collect(),
+            stats: (0..workers).map(|_| CachePadded::new(WorkerStats::default())).collect(),
+            unparkers: parkers.iter().map(parking::Parker::unparker).collect(),
+            sleepers: Mutex::new(Vec::with_capacity(workers)),
+            num_sleeping: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            epoch: Instant::now(),
+            long_poll_hook,
+            outside_messages: CachePadded::new(AtomicU64::new(0)),
+        });
+        let mut threads = Vec::with_capacity(workers + 1);
+        for (index, (deque, parker)) in deques.into_iter().zip(parkers).enumerate() {
+            let shared = shared.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("{name}-worker-{index}"))
+                .spawn(move || worker_loop(shared, index, deque, parker))
+                .expect("failed to start an executor worker thread");
+            threads.push(handle);
+        }
+        let watchdog_shared = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("{name}-watchdog"))
+                .spawn(move || watchdog_loop(watchdog_shared))
+                .expect("failed to start the scheduler watchdog thread"),
+        );
+        Executor {
+            shared,
+            threads: Mutex::new(threads),
+        }
+    }
+
+    /// Spawns a task tagged with `pid` (0 for runtime-internal tasks such as timers).
+    pub fn spawn<F>(&self, pid: u64, future: F) -> async_task::Task<F::Output, u64>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = self.shared.clone();
+        let schedule = move |runnable: Runnable| schedule(&shared, runnable);
+        let (runnable, task) = async_task::Builder::new()
+            .metadata(pid)
+            .spawn(move |_| future, schedule);
+        runnable.schedule();
+        task
+    }
+
+    /// The size in bytes of the task allocation that holds a future of type `F`.
+    pub fn task_size<F: Future>() -> usize {
+        // Header (state, awaiter, vtable, metadata) + schedule closure + the future or its output.
+        4 * std::mem::size_of::<usize>()
+            + std::mem::size_of::<u64>()
+            + std::mem::size_of::<Arc<()>>()
+            + std::mem::size_of::<F>().max(std::mem::size_of::<F::Output>())
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.stats.len()
+    }
+
+    /// Per-worker counters.
+    pub fn worker_stats(&self) -> impl Iterator<Item = &WorkerStats> {
+        self.shared.stats.iter().map(|s| &**s)
+    }
+
+    /// Tasks waiting to run: the injector plus every worker's deque and LIFO slot (approximate).
+    pub fn run_queue_len(&self) -> usize {
+        self.shared.injector.len()
+            + self
+                .shared
+                .stats
+                .iter()
+                .map(|s| s.queued.load(Ordering::Relaxed))
+                .sum::<usize>()
+    }
+
+    /// Total messages counted through [`count_message`](Self::count_message).
+    pub fn messages_total(&self) -> u64 {
+        self.shared.outside_messages.load(Ordering::Relaxed)
+            + self
+                .shared
+                .stats
+                .iter()
+                .map(|s| s.messages.load(Ordering::Relaxed))
+                .sum::<u64>()
+    }
+
+    /// Counts one message sent, on the calling worker's own counter when there is one.
+    pub fn count_message(&self) {
+        let local = LOCAL.with(Cell::get);
+        // SAFETY: a non-null LOCAL points at the running worker loop's `Local`, which outlives
+        // every poll made from that loop; we only compare its executor and read its index.
+        if let Some(local) = unsafe { local.as_ref() } {
+            if std::ptr::eq(local.shared, Arc::as_ptr(&self.shared)) {
+                self.shared.stats[local.index]
+                    .messages
+                    .fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        self.shared.outside_messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether the calling thread is one of this executor's workers.
+    pub fn is_worker_thread(&self) -> bool {
+        let local = LOCAL.with(Cell::get);
+        // SAFETY: see `count_message`.
+        unsafe { local.as_ref() }.is_some_and(|l| std::ptr::eq(l.shared, Arc::as_ptr(&self.shared)))
+    }
+
+    /// Pids whose poll is running right now for longer than [`LONG_POLL`], with how long.
+    pub fn hogs(&self) -> Vec<(u64, Duration)> {
+        let now = self.shared.now_ns();
+        self.shared
+            .stats
+            .iter()
+            .filter_map(|s| {
+                let start = s.poll_start_ns.load(Ordering::Acquire);
+                let pid = s.current_pid.load(Ordering::Acquire);
+                let running = Duration::from_nanos(now.saturating_sub(start));
+                (start != 0 && pid != 0 && running > LONG_POLL).then_some((pid, running))
+            })
+            .collect()
+    }
+
+    /// Stops the workers and the watchdog and waits for them. Tasks still queued are dropped.
+    /// Must not be called from a worker thread of this executor.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for u in &self.shared.unparkers {
+            u.unpark();
+        }
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for t in threads {
+            let _ = t.join();
+        }
+        // Drop whatever was still queued (their futures are dropped, not polled).
+        loop {
+            match self.shared.injector.steal() {
+                Steal::Success(r) => drop(r),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        // Never 0, so 0 can mean "no poll running".
+        self.epoch.elapsed().as_nanos() as u64 + 1
+    }
+
+    fn notify_one(&self) {
+        if self.num_sleeping.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let index = self.sleepers.lock().pop();
+        if let Some(index) = index {
+            self.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+            self.unparkers[index].unpark();
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+}
+
+fn schedule(shared: &Arc<Shared>, runnable: Runnable) {
+    let local = LOCAL.with(Cell::get);
+    // SAFETY: see `Executor::count_message`; the worker loop that owns `Local` is running on this
+    // thread, since LOCAL is only non-null inside it.
+    if let Some(local) = unsafe { local.as_ref() } {
+        if std::ptr::eq(local.shared, Arc::as_ptr(shared)) {
+            if let Some(previous) = local.lifo.replace(Some(runnable)) {
+                local.deque.push(previous);
+                shared.stats[local.index]
+                    .queued
+                    .store(local.deque.len() + 1, Ordering::Relaxed);
+                shared.notify_one();
+            }
+            return;
+        }
+    }
+    shared.injector.push(runnable);
+    shared.notify_one();
+}
+
+fn worker_loop(shared: Arc<Shared>, index: usize, deque: Worker<Runnable>, parker: parking::Parker) {
+    let local = Local {
+        shared: Arc::as_ptr(&shared),
+        index,
+        lifo: Cell::new(None),
+        deque,
+    };
+    LOCAL.with(|l| l.set(&local));
+    let stats = &shared.stats[index];
+    let mut tick: u32 = 0;
+    let mut lifo_streak: u32 = 0;
+    while !shared.stop.load(Ordering::Relaxed) {
+        tick = tick.wrapping_add(1);
+        let next = next_task(&shared, &local, tick, &mut lifo_streak);
+        stats.queued.store(
+            local.deque.len() + usize::from(has_lifo(&local)),
+            Ordering::Relaxed,
+        );
+        match next {
+            Some(runnable) => run(&shared, stats, index, runnable),
+            None => park(&shared, &local, &parker),
+        }
+    }
+    LOCAL.with(|l| l.set(std::ptr::null()));
+    // Drop what is left locally while `local` is still alive.
+    drop(local.lifo.take());
+    while local.deque.pop().is_some() {}
+}
+
+fn has_lifo(local: &Local) -> bool {
+    let r = local.lifo.take();
+    let has = r.is_some();
+    local.lifo.set(r);
+    has
+}
+
+fn next_task(shared: &Shared, local: &Local, tick: u32, lifo_streak: &mut u32) -> Option<Runnable> {
+    if tick % INJECTOR_EVERY == 0 {
+        if let Some(r) = steal_injector(shared, local) {
+            return Some(r);
+        }
+    }
+    if *lifo_streak < MAX_LIFO_STREAK {
+        if let Some(r) = local.lifo.take() {
+            *lifo_streak += 1;
+            return Some(r);
+        }
+    } else if let Some(r) = local.lifo.take() {
+        local.deque.push(r);
+    }
+    *lifo_streak = 0;
+    if let Some(r) = local.deque.pop() {
+        return Some(r);
+    }
+    if let Some(r) = steal_injector(shared, local) {
+        return Some(r);
+    }
+    for (i, stealer) in shared.stealers.iter().enumerate() {
+        if i == local.index {
+            continue;
+        }
+        loop {
+            match stealer.steal_batch_and_pop(&local.deque) {
+                Steal::Success(r) => return Some(r),
+                Steal::Empty => break,
+                Steal::Retry => continue,
+            }
+        }
+    }
+    None
+}
+
+fn steal_injector(shared: &Shared, local: &Local) -> Option<Runnable> {
+    loop {
+        match shared.injector.steal_batch_and_pop(&local.deque) {
+            Steal::Success(r) => return Some(r),
+            Steal::Empty => return None,
+            Steal::Retry => continue,
+        }
+    }
+}
+
+fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
+    let pid = *runnable.metadata();
+    let start = shared.now_ns();
+    stats.current_pid.store(pid, Ordering::Release);
+    stats.poll_start_ns.store(start, Ordering::Release);
+    runnable.run();
+    let end = shared.now_ns();
+    stats.poll_start_ns.store(0, Ordering::Release);
+    stats.current_pid.store(0, Ordering::Release);
+    let took = end - start;
+    stats.busy_ns.fetch_add(took, Ordering::Relaxed);
+    stats.polls.fetch_add(1, Ordering::Relaxed);
+    if pid != 0 && Duration::from_nanos(took) > LONG_POLL {
+        (shared.long_poll_hook)(LongPollReport {
+            pid,
+            worker: index,
+            running_for: Duration::from_nanos(took),
+            finished: true,
+        });
+    }
+}
+
+fn park(shared: &Shared, local: &Local, parker: &parking::Parker) {
+    // Look for work a little longer before sleeping: parking and unparking a thread costs
+    // system calls, and under message traffic new work is usually only microseconds away.
+    let spin_until = Instant::now() + SPIN_BEFORE_PARK;
+    let mut spins = 0u32;
+    loop {
+        if shared.has_work() || shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        spins += 1;
+        if spins % 64 == 0 && Instant::now() >= spin_until {
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    shared.sleepers.lock().push(local.index);
+    shared.num_sleeping.fetch_add(1, Ordering::SeqCst);
+    if shared.has_work() || shared.stop.load(Ordering::SeqCst) {
+        deregister(shared, local.index);
+        return;
+    }
+    parker.park_timeout(Duration::from_millis(50));
+    deregister(shared, local.index);
+}
+
+fn deregister(shared: &Shared, index: usize) {
+    let mut sleepers = shared.sleepers.lock();
+    if let Some(pos) = sleepers.iter().position(|&i| i == index) {
+        sleepers.swap_remove(pos);
+        shared.num_sleeping.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn watchdog_loop(shared: Arc<Shared>) {
+    // The poll start last reported for each worker, so each hog is named once while it runs.
+    let mut reported = vec![0u64; shared.stats.len()];
+    while !shared.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(2));
+        let now = shared.now_ns();
+        for (i, stats) in shared.stats.iter().enumerate() {
+            let start = stats.poll_start_ns.load(Ordering::Acquire);
+            let pid = stats.current_pid.load(Ordering::Acquire);
+            if start == 0 || pid == 0 || reported[i] == start {
+                continue;
+            }
+            let running_for = Duration::from_nanos(now.saturating_sub(start));
+            if running_for > LONG_POLL {
+                reported[i] = start;
+                (shared.long_poll_hook)(LongPollReport {
+                    pid,
+                    worker: i,
+                    running_for,
+                    finished: false,
+                });
+            }
+        }
+    }
+}

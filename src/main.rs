@@ -1,0 +1,57 @@
+//! The `crashcourse` command: the desktop app by default, or a benchmark.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use crashcourse_runtime::alloc::CountingAlloc;
+use crashcourse_runtime::bench;
+
+/// Counts live heap bytes so benchmarks can report memory per process.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+#[derive(Parser)]
+#[command(name = "crashcourse", version, about = "Learn how BEAM-style systems survive real concurrency")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a benchmark and print `bench <name> <value> <unit>` lines.
+    Bench {
+        /// Which benchmark.
+        which: Which,
+        /// `quick`: one tenth of the sizes.
+        #[arg(value_parser = ["quick", "full"], default_value = "full")]
+        size: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Which {
+    /// The runtime workloads of shared/bench/README.md (compare with shared/bench/erlang-peer).
+    Runtime,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => crashcourse_app::run(crashcourse_app::AppConfig::default())
+            .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}")),
+        Some(Command::Bench { which, size }) => {
+            let quick = size == "quick";
+            match which {
+                Which::Runtime => {
+                    println!(
+                        "# crashcourse runtime, {} worker threads{}",
+                        crashcourse_runtime::RuntimeConfig::default().workers,
+                        if quick { ", quick" } else { "" }
+                    );
+                    bench::runtime::run(bench::runtime::Sizes::new(quick), |f| println!("{f}"));
+                }
+            }
+            Ok(())
+        }
+    }
+}
