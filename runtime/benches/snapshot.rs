@@ -51,10 +51,19 @@ fn main() {
     let p99 = took[took.len() * 99 / 100];
     println!("bench snapshot.100k_mean {:.3} ms", ms(mean));
     println!("bench snapshot.100k_p99 {:.3} ms", ms(p99));
-    println!("bench snapshot.100k_max {:.3} ms", ms(*took.last().expect("snapshots")));
+    println!(
+        "bench snapshot.100k_max {:.3} ms",
+        ms(*took.last().expect("snapshots"))
+    );
     println!("bench snapshot.spawn_max_quiet {:.1} us", us(max(&quiet)));
-    println!("bench snapshot.spawn_max_while_reading {:.1} us", us(max(&busy)));
-    println!("bench snapshot.spawn_p99_while_reading {:.1} us", us(p99_of(&mut busy)));
+    println!(
+        "bench snapshot.spawn_max_while_reading {:.1} us",
+        us(max(&busy))
+    );
+    println!(
+        "bench snapshot.spawn_p99_while_reading {:.1} us",
+        us(p99_of(&mut busy))
+    );
 }
 
 /// Times spawns (each spawned process exits at once) for `span`.

@@ -16,7 +16,8 @@ use crossbeam_utils::CachePadded;
 
 const SLOTS: usize = 16;
 
-static LIVE: [CachePadded<AtomicIsize>; SLOTS] = [const { CachePadded::new(AtomicIsize::new(0)) }; SLOTS];
+static LIVE: [CachePadded<AtomicIsize>; SLOTS] =
+    [const { CachePadded::new(AtomicIsize::new(0)) }; SLOTS];
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 static INSTALLED: AtomicUsize = AtomicUsize::new(0);
 
@@ -68,7 +69,10 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = System.realloc(ptr, layout, new_size);
         if !p.is_null() {
-            LIVE[slot()].fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+            LIVE[slot()].fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
         }
         p
     }
@@ -79,7 +83,12 @@ pub fn live_bytes() -> Option<usize> {
     if INSTALLED.load(Ordering::Relaxed) == 0 {
         return None;
     }
-    Some(LIVE.iter().map(|c| c.load(Ordering::Relaxed)).sum::<isize>().max(0) as usize)
+    Some(
+        LIVE.iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum::<isize>()
+            .max(0) as usize,
+    )
 }
 
 /// Resident set size of this OS process (VmRSS), in bytes.

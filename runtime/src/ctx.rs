@@ -200,8 +200,11 @@ impl Ctx {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        let (pid, mref) =
-            process::spawn(&self.handle.0, SpawnOpts::new().monitor_by(self.pid()), body)?;
+        let (pid, mref) = process::spawn(
+            &self.handle.0,
+            SpawnOpts::new().monitor_by(self.pid()),
+            body,
+        )?;
         Ok((pid, mref.expect("spawn with a watcher returns its monitor")))
     }
 

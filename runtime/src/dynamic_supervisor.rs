@@ -28,7 +28,9 @@ use crate::observe::EventKind;
 use crate::process::{Kind, Pid, SpawnError, SpawnOpts};
 use crate::server::{self, CallError, CallMsg};
 use crate::signal::{Exit, ExitReason};
-use crate::supervisor::{is_from_owner, terminate, wait_exit, Child, ChildSpec, Intensity, RestartWindow, Shutdown};
+use crate::supervisor::{
+    is_from_owner, terminate, Child, ChildSpec, Intensity, RestartWindow, Shutdown,
+};
 use crate::{Ctx, Handle};
 
 /// A dynamic supervisor's settings.
@@ -98,7 +100,12 @@ pub fn start(handle: &Handle, opts: SpawnOpts, spec: DynamicSpec) -> Result<Pid,
     )
 }
 
-async fn call(handle: &Handle, sup: Pid, request: DynamicCall, timeout: Duration) -> Result<DynamicReply, CallError> {
+async fn call(
+    handle: &Handle,
+    sup: Pid,
+    request: DynamicCall,
+    timeout: Duration,
+) -> Result<DynamicReply, CallError> {
     server::call_raw::<DynamicCall, DynamicReply>(handle, sup, request, timeout).await
 }
 
@@ -116,7 +123,12 @@ pub async fn start_child(
 }
 
 /// Stops a child of `sup`; false if it was not one.
-pub async fn terminate_child(handle: &Handle, sup: Pid, child: Pid, timeout: Duration) -> Result<bool, CallError> {
+pub async fn terminate_child(
+    handle: &Handle,
+    sup: Pid,
+    child: Pid,
+    timeout: Duration,
+) -> Result<bool, CallError> {
     match call(handle, sup, DynamicCall::TerminateChild(child), timeout).await? {
         DynamicReply::Terminated(r) => Ok(r),
         _ => Err(CallError::NoReply(sup)),
@@ -124,7 +136,11 @@ pub async fn terminate_child(handle: &Handle, sup: Pid, child: Pid, timeout: Dur
 }
 
 /// How many children `sup` holds.
-pub async fn count_children(handle: &Handle, sup: Pid, timeout: Duration) -> Result<usize, CallError> {
+pub async fn count_children(
+    handle: &Handle,
+    sup: Pid,
+    timeout: Duration,
+) -> Result<usize, CallError> {
     match call(handle, sup, DynamicCall::CountChildren, timeout).await? {
         DynamicReply::Count(n) => Ok(n),
         _ => Err(CallError::NoReply(sup)),
@@ -252,15 +268,21 @@ impl DynSup {
                         period: intensity.period,
                     },
                 );
-                events.push(self.ctx.pid(), EventKind::Escalated { to: self.ctx.parent() });
+                events.push(
+                    self.ctx.pid(),
+                    EventKind::Escalated {
+                        to: self.ctx.parent(),
+                    },
+                );
                 self.terminate_all().await;
                 return Err(ExitReason::Shutdown);
             }
             child.restarts += 1;
-            match child
-                .spec
-                .start_under(self.ctx.handle(), self.ctx.pid(), Some(child.restart_info()))
-            {
+            match child.spec.start_under(
+                self.ctx.handle(),
+                self.ctx.pid(),
+                Some(child.restart_info()),
+            ) {
                 Ok(new) => {
                     self.ctx.handle().0.events.push(
                         self.ctx.pid(),
@@ -276,7 +298,11 @@ impl DynSup {
                     return Ok(());
                 }
                 Err(e) => {
-                    child.record_exit(self.window.now(), pid, ExitReason::custom(format!("start failed: {e}")));
+                    child.record_exit(
+                        self.window.now(),
+                        pid,
+                        ExitReason::custom(format!("start failed: {e}")),
+                    );
                 }
             }
         }
@@ -302,12 +328,12 @@ impl DynSup {
             })
             .try_fold(Duration::ZERO, |acc, d| d.map(|d| acc.max(d)));
         let deadline = longest.map(|d| std::time::Instant::now() + d);
-        for (pid, _) in &all {
-            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-            if !wait_exit(&self.ctx, *pid, left).await {
+        let mut waiting: crate::hash::IdSet<Pid> = all.iter().map(|(p, _)| *p).collect();
+        if !wait_exits(&self.ctx, &mut waiting, deadline).await {
+            for pid in &waiting {
                 self.ctx.exit(*pid, ExitReason::Kill);
-                wait_exit(&self.ctx, *pid, None).await;
             }
+            wait_exits(&self.ctx, &mut waiting, None).await;
         }
     }
 
@@ -327,4 +353,40 @@ impl DynSup {
                 .map_or_else(String::new, |m| format!(" (max {m})")),
         )
     }
+}
+
+/// Waits until every pid in `waiting` has exited (taking their exit messages), or `deadline`.
+/// True if all did. Linear in the number of children when their exits arrive in a row.
+async fn wait_exits(
+    ctx: &Ctx,
+    waiting: &mut crate::hash::IdSet<Pid>,
+    deadline: Option<std::time::Instant>,
+) -> bool {
+    while !waiting.is_empty() {
+        let step = Duration::from_millis(50);
+        let step = match deadline {
+            Some(d) => step.min(d.saturating_duration_since(std::time::Instant::now())),
+            None => step,
+        };
+        let got = ctx
+            .recv_match_timeout(step, |m| {
+                m.downcast_ref::<Exit>()
+                    .is_some_and(|e| waiting.contains(&e.from))
+            })
+            .await;
+        match got.and_then(|m| m.downcast::<Exit>().ok()) {
+            Some(exit) => {
+                waiting.remove(&exit.from);
+            }
+            None => {
+                // Children that unlinked themselves send no exit: look in the table.
+                let h = ctx.handle();
+                waiting.retain(|p| h.is_alive(*p));
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return waiting.is_empty();
+                }
+            }
+        }
+    }
+    true
 }

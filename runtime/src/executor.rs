@@ -103,7 +103,9 @@ impl Executor {
         let shared = Arc::new(Shared {
             injector: Injector::new(),
             stealers: deques.iter().map(Worker::stealer).collect(),
-            stats: (0..workers).map(|_| CachePadded::new(WorkerStats::default())).collect(),
+            stats: (0..workers)
+                .map(|_| CachePadded::new(WorkerStats::default()))
+                .collect(),
             unparkers: parkers.iter().map(parking::Parker::unparker).collect(),
             sleepers: Mutex::new(Vec::with_capacity(workers)),
             num_sleeping: AtomicUsize::new(0),
@@ -292,7 +294,12 @@ fn schedule(shared: &Arc<Shared>, runnable: Runnable) {
     shared.notify_one();
 }
 
-fn worker_loop(shared: Arc<Shared>, index: usize, deque: Worker<Runnable>, parker: parking::Parker) {
+fn worker_loop(
+    shared: Arc<Shared>,
+    index: usize,
+    deque: Worker<Runnable>,
+    parker: parking::Parker,
+) {
     let local = Local {
         shared: Arc::as_ptr(&shared),
         index,
@@ -329,7 +336,7 @@ fn has_lifo(local: &Local) -> bool {
 }
 
 fn next_task(shared: &Shared, local: &Local, tick: u32, lifo_streak: &mut u32) -> Option<Runnable> {
-    if tick % INJECTOR_EVERY == 0 {
+    if tick.is_multiple_of(INJECTOR_EVERY) {
         if let Some(r) = steal_injector(shared, local) {
             return Some(r);
         }
@@ -406,7 +413,7 @@ fn park(shared: &Shared, local: &Local, parker: &parking::Parker) {
             return;
         }
         spins += 1;
-        if spins % 64 == 0 && Instant::now() >= spin_until {
+        if spins.is_multiple_of(64) && Instant::now() >= spin_until {
             break;
         }
         std::hint::spin_loop();

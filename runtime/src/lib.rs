@@ -62,16 +62,16 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use ctx::Ctx;
 pub use executor::LONG_POLL;
 pub use mailbox::{Message, Msg};
-pub use process::{
-    Kind, PastExit, Pid, RestartInfo, SpawnError, SpawnOpts, Status, SupervisorUse,
-};
+pub use process::{Kind, PastExit, Pid, RestartInfo, SpawnError, SpawnOpts, Status, SupervisorUse};
 pub use registry::RegisterError;
 pub use signal::{Down, Exit, ExitReason, IntoExitReason, MonitorRef};
 pub use timer::TimerRef;
 
 use executor::{Executor, LongPollReport};
 use observe::events::EventBus;
-use observe::{EventKind, EventReader, LongPoll, ProcessInfo, ProcessRow, RuntimeMetrics, TableSizes};
+use observe::{
+    EventKind, EventReader, LongPoll, ProcessInfo, ProcessRow, RuntimeMetrics, TableSizes,
+};
 use process::Tombstones;
 use pubsub::PubSub;
 use registry::Registry;
@@ -288,13 +288,18 @@ impl Handle {
         let Some(target) = self.0.table.get(to) else {
             return Err(SendError { to, message });
         };
-        if target.deliver(Msg::new(message)) {
-            self.0.executor.count_message();
-            Ok(())
-        } else {
-            // The process died between the lookup and the delivery; the message is dropped
-            // with its mailbox, as a message to a dead process is in Erlang.
-            Ok(())
+        match target.deliver(Msg::new(message)) {
+            Ok(()) => {
+                self.0.executor.count_message();
+                Ok(())
+            }
+            // It is exiting: still in the table, but no longer taking messages.
+            Err(msg) => Err(SendError {
+                to,
+                message: msg
+                    .downcast::<M>()
+                    .unwrap_or_else(|_| unreachable!("boxed as M above")),
+            }),
         }
     }
 
@@ -303,7 +308,7 @@ impl Handle {
         match self.0.table.get(to) {
             Some(target) => {
                 self.0.executor.count_message();
-                target.deliver(message)
+                target.deliver(message).is_ok()
             }
             None => false,
         }
@@ -386,7 +391,7 @@ impl Handle {
         let mut delivered = 0;
         for pid in self.0.pubsub.subscribers(topic) {
             if let Some(p) = self.0.table.get(pid) {
-                if p.deliver(Msg::new(message.clone())) {
+                if p.deliver(Msg::new(message.clone())).is_ok() {
                     self.0.executor.count_message();
                     delivered += 1;
                 }

@@ -1,7 +1,6 @@
 //! A set of pids that stays a small vector for the common case (a handful of links) and turns
 //! into a hash set when it grows (a supervisor linked to 100,000 sockets).
 
-
 use crate::hash::IdSet;
 use crate::process::Pid;
 

@@ -19,9 +19,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::executor::Executor;
+use crate::hash::IdMap;
 use crate::mailbox::{Mailbox, Msg};
 use crate::observe::events::EventKind;
-use crate::hash::IdMap;
 use crate::panic_hook;
 use crate::pidset::PidSet;
 use crate::signal::{Down, Exit, ExitReason, IntoExitReason, MonitorRef};
@@ -356,11 +356,12 @@ impl ProcessInner {
         self.status.store(status as u8, Ordering::Relaxed);
     }
 
-    /// Puts a message in the mailbox and wakes the process. False if it is gone.
-    pub(crate) fn deliver(&self, msg: Msg) -> bool {
+    /// Puts a message in the mailbox and wakes the process; hands it back if the process is
+    /// gone.
+    pub(crate) fn deliver(&self, msg: Msg) -> Result<(), Msg> {
         let mut st = self.state.lock();
         if !st.alive {
-            return false;
+            return Err(msg);
         }
         st.mailbox.push(msg);
         self.msgs_in.fetch_add(1, Ordering::Relaxed);
@@ -370,7 +371,7 @@ impl ProcessInner {
             }
             w.wake_by_ref();
         }
-        true
+        Ok(())
     }
 
     /// Delivers an exit signal from `from`. `link` is true when it comes through a link (a
@@ -488,7 +489,9 @@ where
         },
     );
     if let Some(name) = &opts.name {
-        shared.events.push(pid, EventKind::Registered { name: name.clone() });
+        shared
+            .events
+            .push(pid, EventKind::Registered { name: name.clone() });
     }
     if let Some(other) = opts.link {
         link(shared, &inner, other);
@@ -568,7 +571,7 @@ pub(crate) fn monitor(shared: &Shared, watcher: &ProcessInner, target: Pid) -> M
         );
     } else {
         remove_monitor_entry(watcher, mref);
-        watcher.deliver(Msg::new(Down {
+        let _ = watcher.deliver(Msg::new(Down {
             monitor: mref,
             pid: target,
             reason: ExitReason::NoProc,
@@ -736,11 +739,7 @@ fn exit_cleanup(shared: &Shared, inner: &ProcessInner, reason: ExitReason) {
         st.alive = false;
         st.waker = None;
         st.pending = None;
-        (
-            st.links.take(),
-            st.extra.take(),
-            st.mailbox.take_all(),
-        )
+        (st.links.take(), st.extra.take(), st.mailbox.take_all())
     };
     inner.set_status(Status::Exited);
     // Dropping queued messages drops pending call replies, so callers learn at once.
@@ -836,7 +835,14 @@ impl Tombstones {
         &self.shards[(pid.0 as usize) % TOMBSTONE_SHARDS]
     }
 
-    fn push(&self, pid: Pid, reason: ExitReason, label: Option<Arc<str>>, kind: Kind, parent: Option<Pid>) {
+    fn push(
+        &self,
+        pid: Pid,
+        reason: ExitReason,
+        label: Option<Arc<str>>,
+        kind: Kind,
+        parent: Option<Pid>,
+    ) {
         if self.per_shard == 0 {
             return;
         }
@@ -854,6 +860,11 @@ impl Tombstones {
     }
 
     pub(crate) fn find(&self, pid: Pid) -> Option<Tombstone> {
-        self.shard(pid).lock().iter().rev().find(|t| t.pid == pid).cloned()
+        self.shard(pid)
+            .lock()
+            .iter()
+            .rev()
+            .find(|t| t.pid == pid)
+            .cloned()
     }
 }

@@ -12,8 +12,11 @@ use crate::process::Pid;
 
 const SHARDS: usize = 16;
 
+/// One shard: topic → its subscribers whose pid falls in this shard.
+type Topics = HashMap<Arc<str>, Vec<Pid>>;
+
 pub(crate) struct PubSub {
-    shards: Box<[CachePadded<Mutex<HashMap<Arc<str>, Vec<Pid>>>>]>,
+    shards: Box<[CachePadded<Mutex<Topics>>]>,
 }
 
 impl PubSub {
@@ -25,7 +28,7 @@ impl PubSub {
         }
     }
 
-    fn shard(&self, pid: Pid) -> &Mutex<HashMap<Arc<str>, Vec<Pid>>> {
+    fn shard(&self, pid: Pid) -> &Mutex<Topics> {
         &self.shards[(pid.0 as usize) % SHARDS]
     }
 

@@ -54,6 +54,10 @@ impl Registry {
     }
 
     pub(crate) fn names(&self) -> Vec<(Arc<str>, Pid)> {
-        self.names.lock().iter().map(|(n, p)| (n.clone(), *p)).collect()
+        self.names
+            .lock()
+            .iter()
+            .map(|(n, p)| (n.clone(), *p))
+            .collect()
     }
 }

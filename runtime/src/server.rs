@@ -78,7 +78,10 @@ pub trait Server: Send + Sized + 'static {
 
     /// The state as text for the inspector.
     fn render_state(&self) -> String {
-        format!("({} does not render its state)", std::any::type_name::<Self>())
+        format!(
+            "({} does not render its state)",
+            std::any::type_name::<Self>()
+        )
     }
 
     /// Bytes the state holds, counted in the process's memory.
@@ -182,7 +185,11 @@ where
 }
 
 /// Casts to `pid`; fails only if it is gone.
-pub fn cast<S: Server>(handle: &Handle, pid: Pid, request: S::Cast) -> Result<(), SendError<S::Cast>> {
+pub fn cast<S: Server>(
+    handle: &Handle,
+    pid: Pid,
+    request: S::Cast,
+) -> Result<(), SendError<S::Cast>> {
     handle
         .send(pid, CastMsg(request))
         .map_err(|SendError { to, message }| SendError {

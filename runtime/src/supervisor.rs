@@ -171,7 +171,10 @@ impl ChildSpec {
     }
 
     /// A [`Server`] made fresh by `make` at every (re)start.
-    pub fn server<S: Server>(id: impl Into<Arc<str>>, make: impl Fn() -> S + Send + Sync + 'static) -> ChildSpec {
+    pub fn server<S: Server>(
+        id: impl Into<Arc<str>>,
+        make: impl Fn() -> S + Send + Sync + 'static,
+    ) -> ChildSpec {
         ChildSpec::new(id, move |h, opts| server::start(h, opts, make())).kind(Kind::Server)
     }
 
@@ -218,7 +221,12 @@ impl ChildSpec {
     }
 
     /// Spawns the child linked to `sup`.
-    pub(crate) fn start_under(&self, h: &Handle, sup: Pid, restart: Option<RestartInfo>) -> Result<Pid, SpawnError> {
+    pub(crate) fn start_under(
+        &self,
+        h: &Handle,
+        sup: Pid,
+        restart: Option<RestartInfo>,
+    ) -> Result<Pid, SpawnError> {
         let mut opts = SpawnOpts::new()
             .kind(self.kind)
             .label(self.label.clone().unwrap_or_else(|| self.id.clone()))
@@ -446,9 +454,18 @@ pub fn start(handle: &Handle, opts: SpawnOpts, spec: SupervisorSpec) -> Result<P
 }
 
 /// The children of a supervisor (or dynamic supervisor).
-pub async fn which_children(handle: &Handle, sup: Pid, timeout: Duration) -> Result<Vec<ChildInfo>, CallError> {
-    match server::call_raw::<SupervisorCall, SupervisorReply>(handle, sup, SupervisorCall::WhichChildren, timeout)
-        .await?
+pub async fn which_children(
+    handle: &Handle,
+    sup: Pid,
+    timeout: Duration,
+) -> Result<Vec<ChildInfo>, CallError> {
+    match server::call_raw::<SupervisorCall, SupervisorReply>(
+        handle,
+        sup,
+        SupervisorCall::WhichChildren,
+        timeout,
+    )
+    .await?
     {
         SupervisorReply::Children(c) => Ok(c),
         _ => Err(CallError::NoReply(sup)),
@@ -456,9 +473,19 @@ pub async fn which_children(handle: &Handle, sup: Pid, timeout: Duration) -> Res
 }
 
 /// Adds a child to a running supervisor and starts it.
-pub async fn start_child(handle: &Handle, sup: Pid, spec: ChildSpec, timeout: Duration) -> Result<Result<Pid, String>, CallError> {
-    match server::call_raw::<SupervisorCall, SupervisorReply>(handle, sup, SupervisorCall::StartChild(spec), timeout)
-        .await?
+pub async fn start_child(
+    handle: &Handle,
+    sup: Pid,
+    spec: ChildSpec,
+    timeout: Duration,
+) -> Result<Result<Pid, String>, CallError> {
+    match server::call_raw::<SupervisorCall, SupervisorReply>(
+        handle,
+        sup,
+        SupervisorCall::StartChild(spec),
+        timeout,
+    )
+    .await?
     {
         SupervisorReply::Started(r) => Ok(r),
         _ => Err(CallError::NoReply(sup)),
@@ -466,9 +493,19 @@ pub async fn start_child(handle: &Handle, sup: Pid, spec: ChildSpec, timeout: Du
 }
 
 /// Stops a child by id; it is not restarted until [`restart_child`].
-pub async fn terminate_child(handle: &Handle, sup: Pid, id: &str, timeout: Duration) -> Result<Result<(), String>, CallError> {
-    match server::call_raw::<SupervisorCall, SupervisorReply>(handle, sup, SupervisorCall::TerminateChild(id.into()), timeout)
-        .await?
+pub async fn terminate_child(
+    handle: &Handle,
+    sup: Pid,
+    id: &str,
+    timeout: Duration,
+) -> Result<Result<(), String>, CallError> {
+    match server::call_raw::<SupervisorCall, SupervisorReply>(
+        handle,
+        sup,
+        SupervisorCall::TerminateChild(id.into()),
+        timeout,
+    )
+    .await?
     {
         SupervisorReply::Done(r) => Ok(r),
         _ => Err(CallError::NoReply(sup)),
@@ -476,9 +513,19 @@ pub async fn terminate_child(handle: &Handle, sup: Pid, id: &str, timeout: Durat
 }
 
 /// Starts a stopped child again.
-pub async fn restart_child(handle: &Handle, sup: Pid, id: &str, timeout: Duration) -> Result<Result<(), String>, CallError> {
-    match server::call_raw::<SupervisorCall, SupervisorReply>(handle, sup, SupervisorCall::RestartChild(id.into()), timeout)
-        .await?
+pub async fn restart_child(
+    handle: &Handle,
+    sup: Pid,
+    id: &str,
+    timeout: Duration,
+) -> Result<Result<(), String>, CallError> {
+    match server::call_raw::<SupervisorCall, SupervisorReply>(
+        handle,
+        sup,
+        SupervisorCall::RestartChild(id.into()),
+        timeout,
+    )
+    .await?
     {
         SupervisorReply::Done(r) => Ok(r),
         _ => Err(CallError::NoReply(sup)),
@@ -487,7 +534,8 @@ pub async fn restart_child(handle: &Handle, sup: Pid, id: &str, timeout: Duratio
 
 /// Whether an exit signal comes from whoever owns the supervisor: its parent, or the outside.
 pub(crate) fn is_from_owner(ctx: &Ctx, exit: &Exit) -> bool {
-    (Some(exit.from) == ctx.parent() || exit.from == Pid::OUTSIDE) && exit.reason != ExitReason::Normal
+    (Some(exit.from) == ctx.parent() || exit.from == Pid::OUTSIDE)
+        && exit.reason != ExitReason::Normal
 }
 
 /// Stops one child as its shutdown spec says and waits until it is gone.
@@ -521,7 +569,9 @@ pub(crate) async fn wait_exit(ctx: &Ctx, pid: Pid, limit: Option<Duration>) -> b
             None => step,
         };
         let got = ctx
-            .recv_match_timeout(step, |m| m.downcast_ref::<Exit>().is_some_and(|e| e.from == pid))
+            .recv_match_timeout(step, |m| {
+                m.downcast_ref::<Exit>().is_some_and(|e| e.from == pid)
+            })
             .await;
         if got.is_some() {
             return true;
@@ -549,7 +599,10 @@ impl Sup {
         loop {
             let msg = match self.ctx.recv_or_system().await {
                 Received::StateRequest => {
-                    self.ctx.publish_state(self.render(), self.children.len() * std::mem::size_of::<Child>());
+                    self.ctx.publish_state(
+                        self.render(),
+                        self.children.len() * std::mem::size_of::<Child>(),
+                    );
                     continue;
                 }
                 Received::Message(msg) => msg,
@@ -582,12 +635,20 @@ impl Sup {
         Ok(())
     }
 
-    async fn handle_call(&mut self, request: SupervisorCall) -> Result<SupervisorReply, ExitReason> {
+    async fn handle_call(
+        &mut self,
+        request: SupervisorCall,
+    ) -> Result<SupervisorReply, ExitReason> {
         Ok(match request {
-            SupervisorCall::WhichChildren => SupervisorReply::Children(self.children.iter().map(Child::info).collect()),
+            SupervisorCall::WhichChildren => {
+                SupervisorReply::Children(self.children.iter().map(Child::info).collect())
+            }
             SupervisorCall::StartChild(spec) => {
                 if self.children.iter().any(|c| c.spec.id == spec.id) {
-                    return Ok(SupervisorReply::Started(Err(format!("a child {:?} already exists", spec.id))));
+                    return Ok(SupervisorReply::Started(Err(format!(
+                        "a child {:?} already exists",
+                        spec.id
+                    ))));
                 }
                 match spec.start_under(self.ctx.handle(), self.ctx.pid(), None) {
                     Ok(pid) => {
@@ -597,26 +658,30 @@ impl Sup {
                     Err(e) => SupervisorReply::Started(Err(e.to_string())),
                 }
             }
-            SupervisorCall::TerminateChild(id) => match self.children.iter().position(|c| c.spec.id == id) {
-                Some(i) => {
-                    if let Some(pid) = self.children[i].pid.take() {
-                        terminate(&self.ctx, pid, self.children[i].spec.shutdown).await;
+            SupervisorCall::TerminateChild(id) => {
+                match self.children.iter().position(|c| c.spec.id == id) {
+                    Some(i) => {
+                        if let Some(pid) = self.children[i].pid.take() {
+                            terminate(&self.ctx, pid, self.children[i].spec.shutdown).await;
+                        }
+                        if self.children[i].spec.restart == Restart::Temporary {
+                            self.children.remove(i);
+                        }
+                        SupervisorReply::Done(Ok(()))
                     }
-                    if self.children[i].spec.restart == Restart::Temporary {
-                        self.children.remove(i);
-                    }
-                    SupervisorReply::Done(Ok(()))
+                    None => SupervisorReply::Done(Err(format!("no child {id:?}"))),
                 }
-                None => SupervisorReply::Done(Err(format!("no child {id:?}"))),
-            },
-            SupervisorCall::RestartChild(id) => match self.children.iter().position(|c| c.spec.id == id) {
-                Some(i) if self.children[i].pid.is_none() => match self.start_child(i, None) {
-                    Ok(()) => SupervisorReply::Done(Ok(())),
-                    Err(e) => SupervisorReply::Done(Err(e.to_string())),
-                },
-                Some(_) => SupervisorReply::Done(Err(format!("child {id:?} is running"))),
-                None => SupervisorReply::Done(Err(format!("no child {id:?}"))),
-            },
+            }
+            SupervisorCall::RestartChild(id) => {
+                match self.children.iter().position(|c| c.spec.id == id) {
+                    Some(i) if self.children[i].pid.is_none() => match self.start_child(i, None) {
+                        Ok(()) => SupervisorReply::Done(Ok(())),
+                        Err(e) => SupervisorReply::Done(Err(e.to_string())),
+                    },
+                    Some(_) => SupervisorReply::Done(Err(format!("child {id:?} is running"))),
+                    None => SupervisorReply::Done(Err(format!("no child {id:?}"))),
+                }
+            }
         })
     }
 
@@ -658,7 +723,8 @@ impl Sup {
         if self.strategy != Strategy::OneForOne {
             let mut j = 0;
             self.children.retain(|c| {
-                let keep = !(j != i && to_restart.contains(&j) && c.spec.restart == Restart::Temporary);
+                let keep =
+                    !(j != i && to_restart.contains(&j) && c.spec.restart == Restart::Temporary);
                 j += 1;
                 keep
             });
@@ -667,13 +733,21 @@ impl Sup {
             let Some(j) = self.children.iter().position(|c| c.spec.id == id) else {
                 continue;
             };
-            let cause = if j == i { reason.clone() } else { ExitReason::Shutdown };
+            let cause = if j == i {
+                reason.clone()
+            } else {
+                ExitReason::Shutdown
+            };
             loop {
                 match self.restart(j, old, cause.clone()) {
                     Ok(()) => break,
                     Err(e) => {
                         let now = self.window.now();
-                        self.children[j].record_exit(now, old, ExitReason::custom(format!("start failed: {e}")));
+                        self.children[j].record_exit(
+                            now,
+                            old,
+                            ExitReason::custom(format!("start failed: {e}")),
+                        );
                         if self.window.add() {
                             return Err(self.give_up().await);
                         }
@@ -739,7 +813,12 @@ impl Sup {
                 period: intensity.period,
             },
         );
-        events.push(self.ctx.pid(), EventKind::Escalated { to: self.ctx.parent() });
+        events.push(
+            self.ctx.pid(),
+            EventKind::Escalated {
+                to: self.ctx.parent(),
+            },
+        );
         self.terminate_all().await;
         ExitReason::Shutdown
     }
@@ -756,7 +835,9 @@ impl Sup {
             self.strategy, i.max_restarts, i.period
         );
         for c in &self.children {
-            let pid = c.pid.map_or_else(|| "not running".to_string(), |p| p.to_string());
+            let pid = c
+                .pid
+                .map_or_else(|| "not running".to_string(), |p| p.to_string());
             out.push_str(&format!(
                 "  {} ({:?}, {}) {} restarts={}\n",
                 c.spec.id,

@@ -40,7 +40,11 @@ fn the_process_table_shows_identity_parentage_and_counters() {
     assert_eq!(row.parent, Some(sup));
     assert_eq!(row.status, Status::Waiting);
     assert!(row.memory > 0);
-    let sup_row = rt.process_table().into_iter().find(|r| r.pid == sup).unwrap();
+    let sup_row = rt
+        .process_table()
+        .into_iter()
+        .find(|r| r.pid == sup)
+        .unwrap();
     assert_eq!(sup_row.kind, Kind::Supervisor);
     assert_eq!(sup_row.display_name(), "top");
     assert!(sup_row.trap_exit);
@@ -57,24 +61,37 @@ fn the_event_stream_records_lifecycles_and_a_slow_reader_is_told_what_it_lost() 
         ..RuntimeConfig::default()
     });
     let mut reader = rt.events();
-    let pid = rt.spawn_with(SpawnOpts::new().label("short"), |_| async { ExitReason::custom("done") }).unwrap();
+    let pid = rt
+        .spawn_with(SpawnOpts::new().label("short"), |_| async {
+            ExitReason::custom("done")
+        })
+        .unwrap();
     wait_until("it ends", || !rt.is_alive(pid));
     let events = rt.read_events(&mut reader, 10);
-    let kinds: Vec<&EventKind> = events.iter().filter(|e| e.pid == pid).map(|e| &e.kind).collect();
+    let kinds: Vec<&EventKind> = events
+        .iter()
+        .filter(|e| e.pid == pid)
+        .map(|e| &e.kind)
+        .collect();
     assert!(matches!(kinds[0], EventKind::Spawned { label: Some(l), .. } if &**l == "short"));
-    assert!(matches!(kinds[1], EventKind::Exited { reason } if *reason == ExitReason::custom("done")));
+    assert!(
+        matches!(kinds[1], EventKind::Exited { reason } if *reason == ExitReason::custom("done"))
+    );
     assert_eq!(reader.dropped(), 0);
     // 500 more spawns and exits overflow the 100 kept: the reader skips ahead, counting.
     let recorded = rt.metrics().events_recorded;
     let (tx, rx) = mpsc::channel();
     for _ in 0..500 {
         let tx = tx.clone();
-        rt.spawn(move |_| async move { tx.send(()).unwrap() }).unwrap();
+        rt.spawn(move |_| async move { tx.send(()).unwrap() })
+            .unwrap();
     }
     for _ in 0..500 {
         rx.recv_timeout(DEADLINE).unwrap();
     }
-    wait_until("every spawn and exit is recorded", || rt.metrics().events_recorded == recorded + 1000);
+    wait_until("every spawn and exit is recorded", || {
+        rt.metrics().events_recorded == recorded + 1000
+    });
     let got = rt.read_events(&mut reader, 10_000);
     assert_eq!(got.len(), 100);
     assert_eq!(reader.dropped(), 900);
@@ -114,7 +131,12 @@ fn metrics_count_messages_and_scheduler_busy_time() {
     let rates = sampler.sample(m);
     assert!(rates.messages_per_sec > 0.0);
     assert!(rates.busy_fraction.iter().sum::<f64>() > 0.0);
-    assert!(rt.metrics().long_polls_total >= 1, "the 30 ms poll was counted");
-    wait_until("only the ponger is left", || rt.metrics().process_count == 1);
+    assert!(
+        rt.metrics().long_polls_total >= 1,
+        "the 30 ms poll was counted"
+    );
+    wait_until("only the ponger is left", || {
+        rt.metrics().process_count == 1
+    });
     assert!(rt.metrics().total_memory > 0);
 }

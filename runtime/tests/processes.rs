@@ -27,7 +27,11 @@ fn messages_arrive_in_order_and_selective_receive_leaves_the_rest() {
     let pid = rt
         .spawn(move |ctx| async move {
             // Wait for the u32 first, although strings arrive before it.
-            let n = ctx.recv_match(|m| m.is::<u32>()).await.downcast::<u32>().unwrap();
+            let n = ctx
+                .recv_match(|m| m.is::<u32>())
+                .await
+                .downcast::<u32>()
+                .unwrap();
             tx.send(format!("num {n}")).unwrap();
             for _ in 0..2 {
                 let s = ctx.recv().await.downcast::<&str>().unwrap();
@@ -94,7 +98,8 @@ fn an_abnormal_exit_kills_linked_processes_with_the_same_reason() {
     let (down_pid, _) = rx.recv_timeout(DEADLINE).unwrap();
     assert_eq!(down_pid, a);
     let info = wait_for("the watcher's exit", || {
-        rt.process_info(watcher).filter(|i| i.status == Status::Exited)
+        rt.process_info(watcher)
+            .filter(|i| i.status == Status::Exited)
     });
     assert_eq!(info.last_exit, Some(ExitReason::Panic("b failed".into())));
 }
@@ -111,7 +116,10 @@ fn a_normal_exit_does_not_kill_linked_processes() {
     rt.send(b, ()).unwrap();
     wait_until("b ends", || !rt.is_alive(b));
     assert!(rt.is_alive(a));
-    assert!(rt.process_info(a).unwrap().links.is_empty(), "the link is gone with b");
+    assert!(
+        rt.process_info(a).unwrap().links.is_empty(),
+        "the link is gone with b"
+    );
 }
 
 #[test]
@@ -141,7 +149,9 @@ fn trap_exit_turns_exit_signals_into_messages() {
     assert!(rt.is_alive(trapper));
     // An exit signal from outside arrives as a message too.
     rt.exit(trapper, ExitReason::Shutdown).unwrap();
-    wait_until("the trapper reads the exit message and ends", || !rt.is_alive(trapper));
+    wait_until("the trapper reads the exit message and ends", || {
+        !rt.is_alive(trapper)
+    });
 }
 
 #[test]
@@ -163,11 +173,18 @@ fn kill_cannot_be_trapped() {
         })
         .unwrap();
     let pid = rx.recv_timeout(DEADLINE).unwrap();
-    wait_until("the child traps exits", || rt.process_info(pid).is_some_and(|i| i.trap_exit));
+    wait_until("the child traps exits", || {
+        rt.process_info(pid).is_some_and(|i| i.trap_exit)
+    });
     rt.kill(pid).unwrap();
     rx.recv_timeout(DEADLINE).unwrap();
-    wait_until("the watcher checked the reason and ended normally", || !rt.is_alive(watcher));
-    assert_eq!(rt.process_info(watcher).unwrap().last_exit, Some(ExitReason::Normal));
+    wait_until("the watcher checked the reason and ended normally", || {
+        !rt.is_alive(watcher)
+    });
+    assert_eq!(
+        rt.process_info(watcher).unwrap().last_exit,
+        Some(ExitReason::Normal)
+    );
 }
 
 #[test]
@@ -177,7 +194,10 @@ fn exit_with_normal_is_ignored_by_a_process_that_does_not_trap() {
     rt.exit(pid, ExitReason::Normal).unwrap();
     rt.exit(pid, ExitReason::Shutdown).unwrap();
     wait_until("shutdown ends it", || !rt.is_alive(pid));
-    assert_eq!(rt.process_info(pid).unwrap().last_exit, Some(ExitReason::Shutdown));
+    assert_eq!(
+        rt.process_info(pid).unwrap().last_exit,
+        Some(ExitReason::Shutdown)
+    );
 }
 
 #[test]
@@ -189,23 +209,35 @@ fn monitors_deliver_down_with_the_reason_and_noproc_for_the_dead() {
         let mref = ctx.monitor(target);
         ctx.exit(target, ExitReason::custom("bye"));
         let down = ctx.recv().await.downcast::<Down>().unwrap();
-        tx.send((down.monitor == mref, down.pid == target, down.reason)).unwrap();
+        tx.send((down.monitor == mref, down.pid == target, down.reason))
+            .unwrap();
         // Monitoring a dead process gives DOWN noproc at once.
         let m2 = ctx.monitor(target);
         let down = ctx.recv().await.downcast::<Down>().unwrap();
-        tx.send((down.monitor == m2, down.pid == target, down.reason)).unwrap();
+        tx.send((down.monitor == m2, down.pid == target, down.reason))
+            .unwrap();
         // A removed monitor delivers nothing.
         let other = ctx.spawn(idle).unwrap();
         let m3 = ctx.monitor(other);
         assert!(ctx.demonitor(m3));
         ctx.exit(other, ExitReason::Kill);
         let nothing = ctx.recv_timeout(Duration::from_millis(50)).await;
-        tx.send((nothing.is_none(), true, ExitReason::Normal)).unwrap();
+        tx.send((nothing.is_none(), true, ExitReason::Normal))
+            .unwrap();
     })
     .unwrap();
-    assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), (true, true, ExitReason::custom("bye")));
-    assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), (true, true, ExitReason::NoProc));
-    assert!(rx.recv_timeout(DEADLINE).unwrap().0, "no DOWN after demonitor");
+    assert_eq!(
+        rx.recv_timeout(DEADLINE).unwrap(),
+        (true, true, ExitReason::custom("bye"))
+    );
+    assert_eq!(
+        rx.recv_timeout(DEADLINE).unwrap(),
+        (true, true, ExitReason::NoProc)
+    );
+    assert!(
+        rx.recv_timeout(DEADLINE).unwrap().0,
+        "no DOWN after demonitor"
+    );
 }
 
 #[test]
@@ -242,7 +274,9 @@ fn a_panic_becomes_the_exit_reason_and_nothing_else_stops() {
     for &v in &victims {
         rt.send(v, ()).unwrap();
     }
-    wait_until("every victim is gone", || victims.iter().all(|&v| !rt.is_alive(v)));
+    wait_until("every victim is gone", || {
+        victims.iter().all(|&v| !rt.is_alive(v))
+    });
     assert_eq!(
         rt.process_info(victims[3]).unwrap().last_exit,
         Some(ExitReason::Panic("victim 3 panicked".into()))
@@ -252,7 +286,8 @@ fn a_panic_becomes_the_exit_reason_and_nothing_else_stops() {
     let (tx, rx) = mpsc::channel();
     for _ in 0..100 {
         let tx = tx.clone();
-        rt.spawn(move |_| async move { tx.send(()).unwrap() }).unwrap();
+        rt.spawn(move |_| async move { tx.send(()).unwrap() })
+            .unwrap();
     }
     for _ in 0..100 {
         rx.recv_timeout(DEADLINE).unwrap();
@@ -263,7 +298,10 @@ fn a_panic_becomes_the_exit_reason_and_nothing_else_stops() {
 fn crash_makes_an_idle_process_panic_at_once() {
     let rt = runtime();
     let pid = rt.spawn(idle).unwrap();
-    wait_until("it is idle", || rt.process_info(pid).is_some_and(|i| i.status == Status::Waiting));
+    wait_until("it is idle", || {
+        rt.process_info(pid)
+            .is_some_and(|i| i.status == Status::Waiting)
+    });
     rt.crash(pid).unwrap();
     wait_until("it is gone", || !rt.is_alive(pid));
     match rt.process_info(pid).unwrap().last_exit {
@@ -282,10 +320,16 @@ fn an_idle_process_is_woken_for_an_exit_signal() {
             let _ = ctx.recv_timeout(Duration::from_secs(3600)).await;
         })
         .unwrap();
-    wait_until("it is idle", || rt.process_info(pid).is_some_and(|i| i.status == Status::Waiting));
+    wait_until("it is idle", || {
+        rt.process_info(pid)
+            .is_some_and(|i| i.status == Status::Waiting)
+    });
     rt.exit(pid, ExitReason::custom("stop now")).unwrap();
     wait_until("it is gone", || !rt.is_alive(pid));
-    assert_eq!(rt.process_info(pid).unwrap().last_exit, Some(ExitReason::custom("stop now")));
+    assert_eq!(
+        rt.process_info(pid).unwrap().last_exit,
+        Some(ExitReason::custom("stop now"))
+    );
 }
 
 #[test]
@@ -309,10 +353,17 @@ fn the_watchdog_names_a_poll_that_does_not_yield_while_it_runs() {
             .filter(|_| m.not_yielding.iter().any(|(p, _)| *p == hog))
     });
     assert_eq!(seen.name, "hog");
-    let row = rt.process_table().into_iter().find(|r| r.pid == hog).unwrap();
+    let row = rt
+        .process_table()
+        .into_iter()
+        .find(|r| r.pid == hog)
+        .unwrap();
     assert_eq!(row.status, Status::NotYielding);
     tx.send(()).unwrap();
     wait_until("the finished poll is recorded", || {
-        rt.metrics().recent_long_polls.iter().any(|p| p.pid == hog && p.finished)
+        rt.metrics()
+            .recent_long_polls
+            .iter()
+            .any(|p| p.pid == hog && p.finished)
     });
 }

@@ -6,7 +6,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crashcourse_runtime::supervisor::{self, ChildInfo, ChildSpec, Intensity, Restart, Strategy, SupervisorSpec};
+use crashcourse_runtime::supervisor::{
+    self, ChildInfo, ChildSpec, Intensity, Restart, Strategy, SupervisorSpec,
+};
 use crashcourse_runtime::{Ctx, Handle, ManualClock, Pid, Runtime, RuntimeConfig, SpawnOpts};
 use proptest::prelude::*;
 use support::wait_for;
@@ -97,7 +99,11 @@ fn whole(h: &Handle, top: Pid) -> Option<Vec<Vec<Pid>>> {
 }
 
 fn strategy() -> impl proptest::strategy::Strategy<Value = Strategy> {
-    prop_oneof![Just(Strategy::OneForOne), Just(Strategy::OneForAll), Just(Strategy::RestForOne)]
+    prop_oneof![
+        Just(Strategy::OneForOne),
+        Just(Strategy::OneForAll),
+        Just(Strategy::RestForOne)
+    ]
 }
 
 proptest! {

@@ -40,7 +40,12 @@ impl Server for Store {
     fn handle_call(&mut self, _ctx: &Ctx, request: Call, reply: ReplyTo<Option<String>>) -> Flow {
         match request {
             Call::Get(k) => {
-                reply.send(self.entries.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone()));
+                reply.send(
+                    self.entries
+                        .iter()
+                        .find(|(key, _)| *key == k)
+                        .map(|(_, v)| v.clone()),
+                );
             }
             Call::Len => {
                 reply.send(Some(self.entries.len().to_string()));
@@ -85,7 +90,11 @@ impl Server for Store {
     fn state_size(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.entries.capacity() * std::mem::size_of::<(String, String)>()
-            + self.entries.iter().map(|(k, v)| k.capacity() + v.capacity()).sum::<usize>()
+            + self
+                .entries
+                .iter()
+                .map(|(k, v)| k.capacity() + v.capacity())
+                .sum::<usize>()
     }
 }
 
@@ -97,22 +106,42 @@ fn call_cast_and_info_reach_their_handlers_in_order() {
     let pid = server::start(&rt, SpawnOpts::new(), Store::default()).unwrap();
     server::cast::<Store>(&rt, pid, Cast::Put("a".into(), "1".into())).unwrap();
     rt.send(pid, 9u32).unwrap();
-    let a = rt.block_on(server::call::<Store>(&rt, pid, Call::Get("a".into()), T)).unwrap();
+    let a = rt
+        .block_on(server::call::<Store>(&rt, pid, Call::Get("a".into()), T))
+        .unwrap();
     assert_eq!(a, Some("1".to_string()));
-    let len = rt.block_on(server::call::<Store>(&rt, pid, Call::Len, T)).unwrap();
-    assert_eq!(len, Some("2".to_string()), "the info message was handled before the call");
+    let len = rt
+        .block_on(server::call::<Store>(&rt, pid, Call::Len, T))
+        .unwrap();
+    assert_eq!(
+        len,
+        Some("2".to_string()),
+        "the info message was handled before the call"
+    );
 }
 
 #[test]
 fn a_call_times_out_and_a_call_to_a_dead_or_silent_server_fails_cleanly() {
     let rt = runtime();
     let pid = server::start(&rt, SpawnOpts::new(), Store::default()).unwrap();
-    let slow = rt.block_on(server::call::<Store>(&rt, pid, Call::Slow(Duration::from_millis(200)), Duration::from_millis(20)));
-    assert_eq!(slow, Err(CallError::Timeout(pid, Duration::from_millis(20))));
+    let slow = rt.block_on(server::call::<Store>(
+        &rt,
+        pid,
+        Call::Slow(Duration::from_millis(200)),
+        Duration::from_millis(20),
+    ));
+    assert_eq!(
+        slow,
+        Err(CallError::Timeout(pid, Duration::from_millis(20)))
+    );
     let ignored = rt.block_on(server::call::<Store>(&rt, pid, Call::Ignore, T));
     assert_eq!(ignored, Err(CallError::NoReply(pid)));
     let crashed = rt.block_on(server::call::<Store>(&rt, pid, Call::Crash, T));
-    assert_eq!(crashed, Err(CallError::NoReply(pid)), "the caller learns at once, not after the timeout");
+    assert_eq!(
+        crashed,
+        Err(CallError::NoReply(pid)),
+        "the caller learns at once, not after the timeout"
+    );
     wait_until("the server is gone", || !rt.is_alive(pid));
     let dead = rt.block_on(server::call::<Store>(&rt, pid, Call::Len, T));
     assert_eq!(dead, Err(CallError::NoProc(pid)));
@@ -128,9 +157,15 @@ fn stop_runs_terminate_with_the_reason() {
     };
     let pid = server::start(&rt, SpawnOpts::new(), store).unwrap();
     server::cast::<Store>(&rt, pid, Cast::Stop).unwrap();
-    assert_eq!(rx.recv_timeout(T).unwrap(), ExitReason::custom("asked to stop"));
+    assert_eq!(
+        rx.recv_timeout(T).unwrap(),
+        ExitReason::custom("asked to stop")
+    );
     wait_until("it is gone", || !rt.is_alive(pid));
-    assert_eq!(rt.process_info(pid).unwrap().last_exit, Some(ExitReason::custom("asked to stop")));
+    assert_eq!(
+        rt.process_info(pid).unwrap().last_exit,
+        Some(ExitReason::custom("asked to stop"))
+    );
 }
 
 #[test]
@@ -139,18 +174,25 @@ fn the_state_renders_for_the_inspector_and_its_growth_shows_in_memory() {
     let pid = server::start(&rt, SpawnOpts::new().label("store"), Store::default()).unwrap();
     let text = rt.block_on(rt.fresh_state(pid, T)).unwrap();
     assert_eq!(text, "0 entries: []");
-    wait_until("the first size report", || rt.process_info(pid).unwrap().row.unwrap().memory > 0);
+    wait_until("the first size report", || {
+        rt.process_info(pid).unwrap().row.unwrap().memory > 0
+    });
     let before = rt.process_info(pid).unwrap().row.unwrap().memory;
     for i in 0..1000 {
         server::cast::<Store>(&rt, pid, Cast::Put(format!("key {i}"), "x".repeat(100))).unwrap();
     }
     // A state request is answered ahead of queued messages (it is a signal, not a message), so
     // wait for the casts to be handled first.
-    wait_until("every put is handled", || rt.process_info(pid).unwrap().mailbox_len == 0);
+    wait_until("every put is handled", || {
+        rt.process_info(pid).unwrap().mailbox_len == 0
+    });
     let text = rt.block_on(rt.fresh_state(pid, T)).unwrap();
     assert!(text.starts_with("1000 entries"), "{}", &text[..40]);
     let after = rt.process_info(pid).unwrap().row.unwrap().memory;
-    assert!(after > before + 100_000, "memory grew from {before} to only {after}");
+    assert!(
+        after > before + 100_000,
+        "memory grew from {before} to only {after}"
+    );
 }
 
 #[test]
@@ -165,7 +207,9 @@ fn the_inspector_sees_the_first_waiting_messages_as_text() {
     for i in 0..20 {
         rt.send(pid, format!("hello {i}")).unwrap();
     }
-    wait_until("all are queued", || rt.process_info(pid).unwrap().mailbox_len == 20);
+    wait_until("all are queued", || {
+        rt.process_info(pid).unwrap().mailbox_len == 20
+    });
     let info = rt.process_info(pid).unwrap();
     assert_eq!(info.mailbox_head.len(), 10);
     assert_eq!(info.mailbox_head[0], "\"hello 0\"");

@@ -43,7 +43,10 @@ fn worker(id: &str, log: &Log) -> ChildSpec {
 }
 
 /// Labels of the processes spawned since the reader's position, in spawn order.
-fn spawned_labels(rt: &Handle, events: &mut crashcourse_runtime::observe::EventReader) -> Vec<String> {
+fn spawned_labels(
+    rt: &Handle,
+    events: &mut crashcourse_runtime::observe::EventReader,
+) -> Vec<String> {
     rt.read_events(events, 100_000)
         .into_iter()
         .filter_map(|e| match e.kind {
@@ -63,7 +66,12 @@ fn pids(rt: &Handle, sup: Pid) -> Vec<Option<Pid>> {
 
 /// Waits until every child listed has a pid different from before at the positions in `changed`
 /// and the same pid elsewhere.
-fn wait_restarted(rt: &Handle, sup: Pid, before: &[Option<Pid>], changed: &[usize]) -> Vec<Option<Pid>> {
+fn wait_restarted(
+    rt: &Handle,
+    sup: Pid,
+    before: &[Option<Pid>],
+    changed: &[usize],
+) -> Vec<Option<Pid>> {
     wait_for("the restarts to settle", || {
         let now = pids(rt, sup);
         let ok = now.len() == before.len()
@@ -102,6 +110,7 @@ fn one_for_all_restarts_every_child() {
     let log = Log::default();
     let sup = supervisor::start(&rt, SpawnOpts::new(), three(Strategy::OneForAll, &log)).unwrap();
     let before = pids(&rt, sup);
+    wait_until("all three started", || log.lock().unwrap().len() == 3);
     log.lock().unwrap().clear();
     let mut events = rt.events();
     rt.kill(before[1].unwrap()).unwrap();
@@ -127,23 +136,34 @@ fn children_start_in_order_and_stop_in_reverse() {
     let rt = runtime();
     let log = Log::default();
     let mut events = rt.events();
-    let sup = supervisor::start(&rt, SpawnOpts::new().label("sup"), three(Strategy::OneForOne, &log)).unwrap();
+    let sup = supervisor::start(
+        &rt,
+        SpawnOpts::new().label("sup"),
+        three(Strategy::OneForOne, &log),
+    )
+    .unwrap();
     assert_eq!(spawned_labels(&rt, &mut events), vec!["sup", "a", "b", "c"]);
     wait_until("all started", || log.lock().unwrap().len() == 3);
     rt.exit(sup, ExitReason::Shutdown).unwrap();
     wait_until("the supervisor is gone", || !rt.is_alive(sup));
     assert_eq!(log.lock().unwrap()[3..], ["stop c", "stop b", "stop a"]);
-    assert_eq!(rt.process_info(sup).unwrap().last_exit, Some(ExitReason::Shutdown));
+    assert_eq!(
+        rt.process_info(sup).unwrap().last_exit,
+        Some(ExitReason::Shutdown)
+    );
 }
 
 #[test]
 fn restart_types_decide_who_comes_back() {
     let rt = runtime();
     let log = Log::default();
-    let spec = SupervisorSpec::new(Strategy::OneForOne, Intensity::new(10, Duration::from_secs(5)))
-        .child(worker("perm", &log).restart(Restart::Permanent))
-        .child(worker("trans", &log).restart(Restart::Transient))
-        .child(worker("temp", &log).restart(Restart::Temporary));
+    let spec = SupervisorSpec::new(
+        Strategy::OneForOne,
+        Intensity::new(10, Duration::from_secs(5)),
+    )
+    .child(worker("perm", &log).restart(Restart::Permanent))
+    .child(worker("trans", &log).restart(Restart::Transient))
+    .child(worker("temp", &log).restart(Restart::Temporary));
     let sup = supervisor::start(&rt, SpawnOpts::new(), spec).unwrap();
     let before = pids(&rt, sup);
     // Normal exits: permanent comes back, transient and temporary do not.
@@ -152,30 +172,40 @@ fn restart_types_decide_who_comes_back() {
     }
     let now = wait_for("perm restarted, temp forgotten", || {
         let c = children(&rt, sup);
-        (c.len() == 2 && c[0].pid.is_some() && c[0].pid != before[0] && c[1].pid.is_none()).then_some(c)
+        (c.len() == 2 && c[0].pid.is_some() && c[0].pid != before[0] && c[1].pid.is_none())
+            .then_some(c)
     });
     assert_eq!(now[1].id.as_ref(), "trans");
     // An abnormal exit brings a transient child back.
-    rt.block_on(supervisor::restart_child(&rt, sup, "trans", T)).unwrap().unwrap();
+    rt.block_on(supervisor::restart_child(&rt, sup, "trans", T))
+        .unwrap()
+        .unwrap();
     let trans = wait_for("trans running", || children(&rt, sup)[1].pid);
     rt.kill(trans).unwrap();
-    wait_for("trans restarted", || children(&rt, sup)[1].pid.filter(|p| *p != trans));
+    wait_for("trans restarted", || {
+        children(&rt, sup)[1].pid.filter(|p| *p != trans)
+    });
 }
 
 #[test]
 fn over_its_intensity_a_supervisor_stops_its_children_and_escalates() {
     let (rt, clock) = runtime_with_manual_clock();
     let log = Log::default();
-    let spec = SupervisorSpec::new(Strategy::OneForOne, Intensity::new(2, Duration::from_secs(5)))
-        .child(worker("a", &log))
-        .child(worker("b", &log));
+    let spec = SupervisorSpec::new(
+        Strategy::OneForOne,
+        Intensity::new(2, Duration::from_secs(5)),
+    )
+    .child(worker("a", &log))
+    .child(worker("b", &log));
     let sup = supervisor::start(&rt, SpawnOpts::new(), spec).unwrap();
     let mut events = rt.events();
     // Restarts spread over time never exceed the intensity.
     for _ in 0..5 {
         let a = children(&rt, sup)[0].pid.unwrap();
         rt.kill(a).unwrap();
-        wait_for("a restarted", || children(&rt, sup)[0].pid.filter(|p| *p != a));
+        wait_for("a restarted", || {
+            children(&rt, sup)[0].pid.filter(|p| *p != a)
+        });
         clock.advance(Duration::from_secs(3));
     }
     assert!(rt.is_alive(sup));
@@ -186,20 +216,34 @@ fn over_its_intensity_a_supervisor_stops_its_children_and_escalates() {
         let a = children(&rt, sup)[0].pid.unwrap();
         rt.kill(a).unwrap();
         if i < 2 {
-            wait_for("a restarted", || children(&rt, sup)[0].pid.filter(|p| *p != a));
+            wait_for("a restarted", || {
+                children(&rt, sup)[0].pid.filter(|p| *p != a)
+            });
         }
     }
     wait_until("the supervisor is gone", || !rt.is_alive(sup));
     assert!(!rt.is_alive(b), "its other child was stopped too");
-    assert_eq!(rt.process_info(sup).unwrap().last_exit, Some(ExitReason::Shutdown));
+    assert_eq!(
+        rt.process_info(sup).unwrap().last_exit,
+        Some(ExitReason::Shutdown)
+    );
     let kinds: Vec<EventKind> = rt
         .read_events(&mut events, 100_000)
         .into_iter()
         .filter(|e| e.pid == sup)
         .map(|e| e.kind)
         .collect();
-    assert!(kinds.iter().any(|k| matches!(k, EventKind::IntensityExceeded { restarts: 3, max_restarts: 2, .. })));
-    assert!(kinds.iter().any(|k| matches!(k, EventKind::Escalated { .. })));
+    assert!(kinds.iter().any(|k| matches!(
+        k,
+        EventKind::IntensityExceeded {
+            restarts: 3,
+            max_restarts: 2,
+            ..
+        }
+    )));
+    assert!(kinds
+        .iter()
+        .any(|k| matches!(k, EventKind::Escalated { .. })));
 }
 
 #[test]
@@ -207,19 +251,26 @@ fn a_failure_climbs_through_nested_supervisors() {
     let (rt, _clock) = runtime_with_manual_clock();
     let log = Log::default();
     let inner_log = log.clone();
-    let top_spec = SupervisorSpec::new(Strategy::OneForOne, Intensity::new(1, Duration::from_secs(5))).child(
-        ChildSpec::supervisor("mid", move || {
-            SupervisorSpec::new(Strategy::OneForOne, Intensity::new(1, Duration::from_secs(5)))
-                .child(worker("w", &inner_log))
-        }),
-    );
+    let top_spec = SupervisorSpec::new(
+        Strategy::OneForOne,
+        Intensity::new(1, Duration::from_secs(5)),
+    )
+    .child(ChildSpec::supervisor("mid", move || {
+        SupervisorSpec::new(
+            Strategy::OneForOne,
+            Intensity::new(1, Duration::from_secs(5)),
+        )
+        .child(worker("w", &inner_log))
+    }));
     let top = supervisor::start(&rt, SpawnOpts::new(), top_spec).unwrap();
     let kill_worker_twice = |mid: Pid| {
         for i in 0..2 {
             let w = wait_for("the worker", || children(&rt, mid)[0].pid);
             rt.kill(w).unwrap();
             if i == 0 {
-                wait_for("w restarted", || children(&rt, mid)[0].pid.filter(|p| *p != w));
+                wait_for("w restarted", || {
+                    children(&rt, mid)[0].pid.filter(|p| *p != w)
+                });
             }
         }
     };
@@ -233,7 +284,8 @@ fn a_failure_climbs_through_nested_supervisors() {
     });
     assert!(rt.is_alive(top));
     wait_until("mid2 started its worker", || {
-        rt.block_on(supervisor::which_children(&rt, mid2, T)).is_ok_and(|c| c[0].pid.is_some())
+        rt.block_on(supervisor::which_children(&rt, mid2, T))
+            .is_ok_and(|c| c[0].pid.is_some())
     });
     kill_worker_twice(mid2);
     wait_until("top gives up too", || !rt.is_alive(top));
@@ -252,7 +304,8 @@ fn shutdown_with_a_timeout_kills_a_child_that_does_not_stop() {
         }
     })
     .shutdown(Shutdown::Timeout(Duration::from_millis(100)));
-    let polite = ChildSpec::server("polite", || Polite).shutdown(Shutdown::Timeout(Duration::from_secs(5)));
+    let polite =
+        ChildSpec::server("polite", || Polite).shutdown(Shutdown::Timeout(Duration::from_secs(5)));
     let brutal = worker("brutal", &Log::default()).shutdown(Shutdown::BrutalKill);
     let spec = SupervisorSpec::new(Strategy::OneForOne, Intensity::otp())
         .child(stubborn)
@@ -260,11 +313,16 @@ fn shutdown_with_a_timeout_kills_a_child_that_does_not_stop() {
         .child(brutal);
     let sup = supervisor::start(&rt, SpawnOpts::new(), spec).unwrap();
     let c = pids(&rt, sup);
-    wait_until("stubborn traps exits", || rt.process_info(c[0].unwrap()).is_some_and(|i| i.trap_exit));
+    wait_until("stubborn traps exits", || {
+        rt.process_info(c[0].unwrap()).is_some_and(|i| i.trap_exit)
+    });
     let started = std::time::Instant::now();
     rt.exit(sup, ExitReason::Shutdown).unwrap();
     wait_until("the supervisor is gone", || !rt.is_alive(sup));
-    assert!(started.elapsed() >= Duration::from_millis(100), "it waited for the timeout");
+    assert!(
+        started.elapsed() >= Duration::from_millis(100),
+        "it waited for the timeout"
+    );
     let reason = |p: Option<Pid>| rt.process_info(p.unwrap()).unwrap().last_exit.unwrap();
     assert_eq!(reason(c[0]), ExitReason::Killed);
     assert_eq!(reason(c[1]), ExitReason::Shutdown);
@@ -282,7 +340,12 @@ impl crashcourse_runtime::server::Server for Polite {
         ctx.trap_exit(true);
         Ok(())
     }
-    fn handle_call(&mut self, _: &Ctx, _: (), reply: crashcourse_runtime::server::ReplyTo<()>) -> crashcourse_runtime::server::Flow {
+    fn handle_call(
+        &mut self,
+        _: &Ctx,
+        _: (),
+        reply: crashcourse_runtime::server::ReplyTo<()>,
+    ) -> crashcourse_runtime::server::Flow {
         reply.send(());
         crashcourse_runtime::server::Flow::Continue
     }
@@ -302,7 +365,10 @@ fn a_child_that_fails_to_start_fails_the_start_and_stops_the_others() {
         .child(worker("b", &log).name("taken"));
     let mut events = rt.events();
     let err = supervisor::start(&rt, SpawnOpts::new(), spec).unwrap_err();
-    assert!(matches!(err, StartError::Child(ref id, _) if id.as_ref() == "b"), "{err}");
+    assert!(
+        matches!(err, StartError::Child(ref id, _) if id.as_ref() == "b"),
+        "{err}"
+    );
     let spawned: Vec<Pid> = rt
         .read_events(&mut events, 100)
         .into_iter()
@@ -310,7 +376,9 @@ fn a_child_that_fails_to_start_fails_the_start_and_stops_the_others() {
         .map(|e| e.pid)
         .collect();
     assert_eq!(spawned.len(), 2, "the supervisor and a");
-    wait_until("the supervisor and a are stopped", || spawned.iter().all(|p| !rt.is_alive(*p)));
+    wait_until("the supervisor and a are stopped", || {
+        spawned.iter().all(|p| !rt.is_alive(*p))
+    });
     assert!(rt.is_alive(squatter));
 }
 
@@ -324,27 +392,74 @@ fn a_dynamic_supervisor_caps_its_children_and_restarts_by_type() {
     )
     .unwrap();
     let log = Log::default();
-    let start = |spec: ChildSpec| rt.block_on(dynamic_supervisor::start_child(&rt, sup, spec, T)).unwrap();
+    let start = |spec: ChildSpec| {
+        rt.block_on(dynamic_supervisor::start_child(&rt, sup, spec, T))
+            .unwrap()
+    };
     let perm = start(worker("perm", &log)).unwrap();
     let temp = start(worker("temp", &log).restart(Restart::Temporary)).unwrap();
     let third = start(worker("third", &log)).unwrap();
-    assert_eq!(start(worker("fourth", &log)), Err(StartChildError::MaxChildren(3)));
-    let count = || rt.block_on(dynamic_supervisor::count_children(&rt, sup, T)).unwrap();
+    assert_eq!(
+        start(worker("fourth", &log)),
+        Err(StartChildError::MaxChildren(3))
+    );
+    let count = || {
+        rt.block_on(dynamic_supervisor::count_children(&rt, sup, T))
+            .unwrap()
+    };
     assert_eq!(count(), 3);
     rt.kill(temp).unwrap();
     wait_until("temp is forgotten", || count() == 2);
     rt.kill(perm).unwrap();
     let restarted = wait_for("perm is restarted", || {
-        let c = rt.block_on(dynamic_supervisor::which_children(&rt, sup, T)).unwrap();
-        c.iter().find(|c| c.id.as_ref() == "perm").and_then(|c| c.pid).filter(|p| *p != perm)
+        let c = rt
+            .block_on(dynamic_supervisor::which_children(&rt, sup, T))
+            .unwrap();
+        c.iter()
+            .find(|c| c.id.as_ref() == "perm")
+            .and_then(|c| c.pid)
+            .filter(|p| *p != perm)
     });
     assert_eq!(rt.process_info(restarted).unwrap().restarts, 1);
-    assert!(rt.block_on(dynamic_supervisor::terminate_child(&rt, sup, third, T)).unwrap());
+    assert!(rt
+        .block_on(dynamic_supervisor::terminate_child(&rt, sup, third, T))
+        .unwrap());
     assert!(!rt.is_alive(third));
     assert_eq!(count(), 1);
     // Its use is published for the GUI.
-    let row = rt.process_table().into_iter().find(|r| r.pid == sup).unwrap();
+    let row = rt
+        .process_table()
+        .into_iter()
+        .find(|r| r.pid == sup)
+        .unwrap();
     let usage = row.supervisor.unwrap();
     // One restart (perm); the temporary child was not restarted, so it does not count.
-    assert_eq!((usage.restarts_in_period, usage.max_restarts, usage.children), (1, 10, 1));
+    assert_eq!(
+        (usage.restarts_in_period, usage.max_restarts, usage.children),
+        (1, 10, 1)
+    );
+}
+
+#[test]
+fn a_dynamic_supervisor_stops_thousands_of_children_when_it_is_shut_down() {
+    let rt = runtime();
+    let sup =
+        dynamic_supervisor::start(&rt, SpawnOpts::new(), DynamicSpec::new(Intensity::elixir()))
+            .unwrap();
+    let log = Log::default();
+    for i in 0..5_000 {
+        let spec = worker(&format!("c{i}"), &log).restart(Restart::Temporary);
+        rt.block_on(dynamic_supervisor::start_child(&rt, sup, spec, T))
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(rt.process_count(), 5_001);
+    rt.exit(sup, ExitReason::Shutdown).unwrap();
+    wait_until("every child and the supervisor are gone", || {
+        rt.process_count() == 0
+    });
+    assert_eq!(
+        rt.process_info(sup).unwrap().last_exit,
+        Some(ExitReason::Shutdown)
+    );
 }

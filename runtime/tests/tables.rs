@@ -17,8 +17,15 @@ fn a_name_is_freed_when_its_process_exits() {
         })
         .unwrap();
     assert_eq!(rt.whereis("keeper"), Some(pid));
-    let other = rt.spawn(|ctx| async move { ctx.recv().await; }).unwrap();
-    assert_eq!(rt.register("keeper", other), Err(RegisterError::Taken("keeper".into(), pid)));
+    let other = rt
+        .spawn(|ctx| async move {
+            ctx.recv().await;
+        })
+        .unwrap();
+    assert_eq!(
+        rt.register("keeper", other),
+        Err(RegisterError::Taken("keeper".into(), pid))
+    );
     rt.register("other", other).unwrap();
     assert_eq!(
         rt.register("third", other),
@@ -36,14 +43,14 @@ fn broadcast_reaches_every_subscriber_and_exits_unsubscribe() {
     let rt = runtime();
     let (tx, rx) = mpsc::channel();
     let subs: Vec<Pid> = (0..50)
-        .map(|i| {
+        .map(|i: u32| {
             let tx = tx.clone();
             rt.spawn(move |ctx| async move {
                 ctx.subscribe("room:lobby");
                 tx.send(()).unwrap();
                 let msg = ctx.recv().await.downcast::<&str>().unwrap();
                 tx.send(()).unwrap();
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     // Half of them stay subscribed.
                     ctx.recv().await;
                 }
@@ -60,7 +67,9 @@ fn broadcast_reaches_every_subscriber_and_exits_unsubscribe() {
     for _ in 0..50 {
         rx.recv_timeout(DEADLINE).unwrap();
     }
-    wait_until("the odd ones exit and leave the topic", || rt.subscriber_count("room:lobby") == 25);
+    wait_until("the odd ones exit and leave the topic", || {
+        rt.subscriber_count("room:lobby") == 25
+    });
     assert!(rt.unsubscribe(subs[0], "room:lobby"));
     assert_eq!(rt.subscriber_count("room:lobby"), 24);
 }
@@ -81,7 +90,9 @@ fn send_after_delivers_unless_cancelled() {
     assert!(rt.cancel_timer(cancelled));
     assert!(!rt.cancel_timer(cancelled), "a timer cancels once");
     assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), 2);
-    wait_until("fired timers are forgotten", || rt.table_sizes().timers == 0);
+    wait_until("fired timers are forgotten", || {
+        rt.table_sizes().timers == 0
+    });
     assert!(rx.try_recv().is_err());
     rt.kill(pid).unwrap();
 }
@@ -90,12 +101,17 @@ fn send_after_delivers_unless_cancelled() {
 fn spawning_and_ending_100_000_processes_leaves_every_table_at_its_baseline() {
     let rt = runtime();
     let hub = rt
-        .spawn_with(SpawnOpts::new().name("hub").trap_exit(true), |ctx| async move {
-            // Traps the exits of everything linked to it, and drains DOWNs and exits.
-            while !ctx.recv().await.is::<&str>() {}
-        })
+        .spawn_with(
+            SpawnOpts::new().name("hub").trap_exit(true),
+            |ctx| async move {
+                // Traps the exits of everything linked to it, and drains DOWNs and exits.
+                while !ctx.recv().await.is::<&str>() {}
+            },
+        )
         .unwrap();
-    wait_until("the hub runs", || rt.process_info(hub).is_some_and(|i| i.trap_exit));
+    wait_until("the hub runs", || {
+        rt.process_info(hub).is_some_and(|i| i.trap_exit)
+    });
     let baseline = rt.table_sizes();
     let (tx, rx) = mpsc::channel();
     const N: usize = 100_000;
@@ -110,9 +126,10 @@ fn spawning_and_ending_100_000_processes_leaves_every_table_at_its_baseline() {
                     .spawn_with(opts, move |c| async move {
                         c.subscribe("leak:topic");
                         c.monitor(hub);
-                        c.handle().send_after(c.pid(), Duration::from_secs(3600), ());
+                        c.handle()
+                            .send_after(c.pid(), Duration::from_secs(3600), ());
                         c.recv_match(|m| m.is::<&str>()).await;
-                        if n % 3 == 0 {
+                        if n.is_multiple_of(3) {
                             ExitReason::custom("failed on purpose")
                         } else {
                             ExitReason::Normal
@@ -121,7 +138,7 @@ fn spawning_and_ending_100_000_processes_leaves_every_table_at_its_baseline() {
                     .unwrap();
                 ctx.monitor(pid);
                 let _ = ctx.send(pid, "go");
-                if i % 512 == 0 {
+                if i.is_multiple_of(512) {
                     futures_lite::future::yield_now().await;
                 }
             }
@@ -132,13 +149,25 @@ fn spawning_and_ending_100_000_processes_leaves_every_table_at_its_baseline() {
     for _ in 0..N / BATCH {
         rx.recv_timeout(Duration::from_secs(60)).unwrap();
     }
-    wait_until("every process has ended", || rt.process_count() == baseline.processes);
+    wait_until("every process has ended", || {
+        rt.process_count() == baseline.processes
+    });
     // Names, subscriptions and the timers aimed at them (cancelled with their target, as in
     // Erlang) are all gone.
-    wait_until("the tables are back at their baseline", || rt.table_sizes() == baseline);
+    wait_until("the tables are back at their baseline", || {
+        rt.table_sizes() == baseline
+    });
     assert_eq!(rt.subscriber_count("leak:topic"), 0);
     let hub_info = rt.process_info(hub).unwrap();
-    assert!(hub_info.links.is_empty(), "the hub keeps no link to the dead");
-    assert!(hub_info.monitored_by.is_empty(), "no monitor of the dead remains on the hub");
-    wait_until("the hub drained its exits", || rt.process_info(hub).unwrap().mailbox_len == 0);
+    assert!(
+        hub_info.links.is_empty(),
+        "the hub keeps no link to the dead"
+    );
+    assert!(
+        hub_info.monitored_by.is_empty(),
+        "no monitor of the dead remains on the hub"
+    );
+    wait_until("the hub drained its exits", || {
+        rt.process_info(hub).unwrap().mailbox_len == 0
+    });
 }

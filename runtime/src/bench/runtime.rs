@@ -75,10 +75,13 @@ where
     Fut: std::future::Future<Output = T> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel();
-    rt.spawn_with(SpawnOpts::new().label("bench driver"), move |ctx| async move {
-        let out = body(ctx).await;
-        let _ = tx.send(out);
-    })
+    rt.spawn_with(
+        SpawnOpts::new().label("bench driver"),
+        move |ctx| async move {
+            let out = body(ctx).await;
+            let _ = tx.send(out);
+        },
+    )
     .expect("spawn the bench driver");
     rx.recv().expect("the bench driver crashed")
 }
@@ -103,7 +106,7 @@ fn spawn_idle(rt: &Runtime, n: usize) -> Vec<Figure> {
                 })
                 .expect("spawn");
             pids.push(pid);
-            if i % YIELD_EVERY == 0 {
+            if i.is_multiple_of(YIELD_EVERY) {
                 yield_now().await;
             }
         }
@@ -117,7 +120,7 @@ fn spawn_idle(rt: &Runtime, n: usize) -> Vec<Figure> {
         let t2 = Instant::now();
         for (i, &p) in pids.iter().enumerate() {
             let _ = ctx.send(p, Stop);
-            if i % YIELD_EVERY == 0 {
+            if i.is_multiple_of(YIELD_EVERY) {
                 yield_now().await;
             }
         }
@@ -129,7 +132,11 @@ fn spawn_idle(rt: &Runtime, n: usize) -> Vec<Figure> {
         }
         let stop_time = t2.elapsed();
         vec![
-            Figure::new("spawn_idle.rate", n as f64 / spawn_time.as_secs_f64(), "proc/s"),
+            Figure::new(
+                "spawn_idle.rate",
+                n as f64 / spawn_time.as_secs_f64(),
+                "proc/s",
+            ),
             Figure::new(
                 "spawn_idle.bytes_per_process",
                 m1.saturating_sub(m0) as f64 / n as f64,
@@ -154,7 +161,7 @@ fn spawn_exit(rt: &Runtime, n: usize) -> Figure {
                 let _ = c.send(me, Done);
             })
             .expect("spawn");
-            if i % YIELD_EVERY == 0 {
+            if i.is_multiple_of(YIELD_EVERY) {
                 yield_now().await;
             }
         }
@@ -164,7 +171,11 @@ fn spawn_exit(rt: &Runtime, n: usize) -> Figure {
                 got += 1;
             }
         }
-        Figure::new("spawn_exit.rate", n as f64 / t0.elapsed().as_secs_f64(), "proc/s")
+        Figure::new(
+            "spawn_exit.rate",
+            n as f64 / t0.elapsed().as_secs_f64(),
+            "proc/s",
+        )
     })
 }
 
@@ -223,7 +234,7 @@ fn fanout(rt: &Runtime, subs: usize) -> Figure {
                 })
                 .expect("spawn"),
             );
-            if i % YIELD_EVERY == 0 {
+            if i.is_multiple_of(YIELD_EVERY) {
                 yield_now().await;
             }
         }

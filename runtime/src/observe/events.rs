@@ -157,7 +157,13 @@ mod tests {
     use super::*;
 
     fn exited(bus: &EventBus, n: u64) {
-        bus.push_at(Duration::ZERO, Pid(n), EventKind::Exited { reason: ExitReason::Normal });
+        bus.push_at(
+            Duration::ZERO,
+            Pid(n),
+            EventKind::Exited {
+                reason: ExitReason::Normal,
+            },
+        );
     }
 
     #[test]
@@ -168,7 +174,10 @@ mod tests {
             exited(&bus, n);
         }
         let got = reader.read_from(&bus, 100);
-        assert_eq!(got.iter().map(|e| e.pid.0).collect::<Vec<_>>(), vec![6, 7, 8, 9]);
+        assert_eq!(
+            got.iter().map(|e| e.pid.0).collect::<Vec<_>>(),
+            vec![6, 7, 8, 9]
+        );
         assert_eq!(reader.dropped(), 6);
         exited(&bus, 10);
         let got = reader.read_from(&bus, 100);

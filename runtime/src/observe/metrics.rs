@@ -75,7 +75,8 @@ impl MetricsSampler {
                         .map(|(n, p)| (n.saturating_sub(*p) as f64 / 1e9 / secs).min(1.0))
                         .collect(),
                     polls_per_sec: (now.worker_polls.iter().sum::<u64>()
-                        - prev.worker_polls.iter().sum::<u64>()) as f64
+                        - prev.worker_polls.iter().sum::<u64>())
+                        as f64
                         / secs,
                 }
             }

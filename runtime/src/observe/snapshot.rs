@@ -56,7 +56,9 @@ impl ProcessRow {
             messages_in: inner.msgs_in.load(Ordering::Relaxed),
             messages_out: inner.msgs_out.load(Ordering::Relaxed),
             memory: inner.memory(&st),
-            restarts: extra.and_then(|e| e.restart.as_ref()).map_or(0, |r| r.count),
+            restarts: extra
+                .and_then(|e| e.restart.as_ref())
+                .map_or(0, |r| r.count),
             age: Duration::from_nanos(now_ns.saturating_sub(inner.spawned_at_ns)),
             trap_exit: st.trap_exit,
             supervisor: extra.and_then(|e| e.supervisor.clone()),
