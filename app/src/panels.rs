@@ -1,0 +1,142 @@
+//! The panels: each draws one part of the view model and hands back [`Command`]s. None of
+//! them touches the runtime; they see only the [`World`].
+
+pub mod inspector;
+pub mod processes;
+pub mod status;
+pub mod stopped;
+pub mod timeline;
+pub mod tree;
+
+use std::time::Duration;
+
+use bevy_ecs::world::World;
+use crashcourse_runtime::{Kind, Pid, Status};
+use eframe::egui::{self, Color32};
+
+use crate::state::commands::Command;
+use crate::state::components::{Identity, PidIndex, ProcessStatus};
+
+pub use inspector::Inspector;
+pub use processes::ProcessTable;
+pub use status::StatusBar;
+pub use stopped::StoppedBanner;
+pub use timeline::TimelinePanel;
+pub use tree::SupervisionTree;
+
+/// A panel: draws from the world, asks for changes through `commands`.
+pub trait View {
+    fn ui(&mut self, ui: &mut egui::Ui, world: &World, commands: &mut Vec<Command>);
+}
+
+/// The colour a process kind is drawn in.
+pub fn kind_color(kind: Kind, visuals: &egui::Visuals) -> Color32 {
+    let dark = visuals.dark_mode;
+    match kind {
+        Kind::Supervisor => pick(dark, (120, 170, 255), (30, 90, 200)),
+        Kind::DynamicSupervisor => pick(dark, (190, 150, 255), (110, 60, 190)),
+        Kind::Server => pick(dark, (90, 210, 190), (0, 130, 110)),
+        Kind::Worker => visuals.text_color(),
+        _ => pick(dark, (230, 190, 100), (150, 100, 0)),
+    }
+}
+
+/// The colour of a liveness/scheduling status.
+pub fn status_color(status: &ProcessStatus, visuals: &egui::Visuals) -> Color32 {
+    let dark = visuals.dark_mode;
+    match status {
+        ProcessStatus::Alive(Status::Running) => pick(dark, (110, 220, 110), (20, 140, 20)),
+        ProcessStatus::Alive(Status::Runnable) => pick(dark, (220, 210, 100), (140, 120, 0)),
+        ProcessStatus::Alive(Status::NotYielding) => warn_color(visuals),
+        ProcessStatus::Alive(_) => visuals.weak_text_color(),
+        ProcessStatus::Exited { .. } => crash_color(visuals),
+    }
+}
+
+/// Red for crashes and stopped things.
+pub fn crash_color(visuals: &egui::Visuals) -> Color32 {
+    pick(visuals.dark_mode, (255, 100, 90), (200, 30, 20))
+}
+
+/// Green for restarts and healthy things.
+pub fn ok_color(visuals: &egui::Visuals) -> Color32 {
+    pick(visuals.dark_mode, (110, 220, 110), (20, 140, 20))
+}
+
+/// Orange for warnings.
+pub fn warn_color(visuals: &egui::Visuals) -> Color32 {
+    pick(visuals.dark_mode, (255, 170, 60), (190, 100, 0))
+}
+
+fn pick(dark: bool, on_dark: (u8, u8, u8), on_light: (u8, u8, u8)) -> Color32 {
+    let (r, g, b) = if dark { on_dark } else { on_light };
+    Color32::from_rgb(r, g, b)
+}
+
+/// "512 B", "1.5 KiB", "3.2 MiB".
+pub fn format_bytes(bytes: usize) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// "0.4s", "42s", "3m 07s", "2h 05m".
+pub fn format_age(age: Duration) -> String {
+    let secs = age.as_secs();
+    if secs < 10 {
+        format!("{:.1}s", age.as_secs_f32())
+    } else if secs < 60 {
+        format!("{secs}s")
+    } else if secs < 3600 {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60)
+    }
+}
+
+/// The label of `pid` if the world knows it.
+pub fn label_of(world: &World, pid: Pid) -> Option<&str> {
+    let entity = world.resource::<PidIndex>().0.get(&pid)?;
+    world.get::<Identity>(*entity).map(|i| &*i.label)
+}
+
+/// A one-line "Key: value" label, the key dimmed; one widget, so its accessible label is the
+/// whole line.
+pub fn fact(ui: &mut egui::Ui, key: &str, value: impl Into<String>) -> egui::Response {
+    let mut job = egui::text::LayoutJob::default();
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    job.append(
+        &format!("{key}: "),
+        0.0,
+        egui::TextFormat::simple(font.clone(), ui.visuals().weak_text_color()),
+    );
+    job.append(
+        &value.into(),
+        0.0,
+        egui::TextFormat::simple(font, ui.visuals().strong_text_color()),
+    );
+    ui.label(job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ages_read_like_a_person_wrote_them() {
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(3 * 1024 * 1024), "3.0 MiB");
+        assert_eq!(format_age(Duration::from_millis(400)), "0.4s");
+        assert_eq!(format_age(Duration::from_secs(187)), "3m 07s");
+        assert_eq!(format_age(Duration::from_secs(7500)), "2h 05m");
+    }
+}

@@ -1,0 +1,83 @@
+//! The status bar: is the runtime up, how many processes, how much memory, how many messages
+//! per second, and how busy each scheduler is.
+
+use std::time::Duration;
+
+use bevy_ecs::world::World;
+use eframe::egui::{self, RichText};
+
+use super::{crash_color, format_bytes, ok_color, warn_color, View};
+use crate::state::commands::Command;
+use crate::state::components::{FrameClock, Notice, RuntimeStats};
+
+/// How long a notice about a failed command stays up.
+const NOTICE_FOR: Duration = Duration::from_secs(6);
+
+/// The status bar.
+#[derive(Default)]
+pub struct StatusBar;
+
+impl View for StatusBar {
+    fn ui(&mut self, ui: &mut egui::Ui, world: &World, _commands: &mut Vec<Command>) {
+        let stats = world.resource::<RuntimeStats>();
+        let visuals = ui.visuals().clone();
+        ui.horizontal_wrapped(|ui| {
+            if stats.stopped {
+                ui.label(
+                    RichText::new("■ runtime stopped")
+                        .color(crash_color(&visuals))
+                        .strong(),
+                )
+                .on_hover_text("The embedded runtime has shut down: nothing runs any more.");
+                return;
+            }
+            ui.label(RichText::new("⏺ runtime running").color(ok_color(&visuals)));
+            ui.separator();
+            ui.label(format!("processes: {}", stats.process_count));
+            ui.separator();
+            ui.label(format!("memory: {}", format_bytes(stats.memory)));
+            ui.separator();
+            ui.label(format!("messages/s: {:.0}", stats.messages_per_sec));
+            ui.separator();
+            ui.label("schedulers:");
+            for (i, busy) in stats.busy.iter().enumerate() {
+                ui.add(
+                    egui::ProgressBar::new(*busy as f32)
+                        .desired_width(60.0)
+                        .text(format!("{}: {:.0}%", i + 1, busy * 100.0)),
+                )
+                .on_hover_text(format!(
+                    "scheduler {} busy {:.1}% of the time",
+                    i + 1,
+                    busy * 100.0
+                ));
+            }
+            ui.separator();
+            ui.label(format!("run queue: {}", stats.run_queue));
+            if stats.not_yielding > 0 {
+                ui.separator();
+                ui.label(
+                    RichText::new(format!("not yielding: {}", stats.not_yielding))
+                        .color(warn_color(&visuals)),
+                );
+            }
+            if stats.events_dropped > 0 {
+                ui.separator();
+                ui.label(
+                    RichText::new(format!("events lost: {}", stats.events_dropped))
+                        .color(warn_color(&visuals)),
+                )
+                .on_hover_text(
+                    "The view fell behind the event stream; snapshots still keep it right.",
+                );
+            }
+            let now = world.resource::<FrameClock>().now;
+            if let Some((message, at)) = &world.resource::<Notice>().0 {
+                if now.saturating_duration_since(*at) < NOTICE_FOR {
+                    ui.separator();
+                    ui.label(RichText::new(message).color(warn_color(&visuals)));
+                }
+            }
+        });
+    }
+}

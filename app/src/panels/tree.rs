@@ -1,0 +1,235 @@
+//! The supervision tree: who supervises whom, coloured by kind and status, with restart counts,
+//! restart intensity use, collapsible nodes, "+N" groups, a search that dims the rest, and a
+//! red flash where something crashed.
+
+use bevy_ecs::world::World;
+use eframe::egui::{self, Color32, RichText, Shape};
+
+use super::{crash_color, kind_color, ok_color, status_color, warn_color, View};
+use crate::state::animation::{Flash, FlashKind};
+use crate::state::commands::Command;
+use crate::state::components::{
+    Counters, FrameClock, Identity, ProcessStatus, Selection, SupervisorLoad,
+};
+use crate::state::layout::{TreeLayout, TreeRow};
+
+/// Indentation per level.
+const INDENT: f32 = 16.0;
+
+/// The tree panel; remembers only its search text.
+#[derive(Default)]
+pub struct SupervisionTree {
+    search: String,
+}
+
+impl View for SupervisionTree {
+    fn ui(&mut self, ui: &mut egui::Ui, world: &World, commands: &mut Vec<Command>) {
+        ui.heading("Supervision tree");
+        ui.horizontal(|ui| {
+            let label = ui.label("Search");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.search)
+                    .hint_text("label, name, kind or pid")
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(label.id);
+        });
+        ui.separator();
+
+        let layout = world.resource::<TreeLayout>();
+        if layout.rows.is_empty() {
+            ui.weak("No processes.");
+            return;
+        }
+        let needle = self.search.trim().to_lowercase();
+        let selected = world.resource::<Selection>().pid;
+        let now = world.resource::<FrameClock>().now;
+        let row_height = ui.spacing().interact_size.y + 2.0;
+        egui::ScrollArea::both()
+            .id_salt("tree scroll")
+            .auto_shrink([false, false])
+            .show_rows(ui, row_height, layout.rows.len(), |ui, range| {
+                for row in &layout.rows[range] {
+                    match row {
+                        TreeRow::Process {
+                            entity,
+                            pid,
+                            depth,
+                            children,
+                            collapsed,
+                        } => {
+                            let Some(identity) = world.get::<Identity>(*entity) else {
+                                continue;
+                            };
+                            let node = Node {
+                                pid: *pid,
+                                depth: *depth,
+                                children: *children,
+                                collapsed: *collapsed,
+                                identity,
+                                status: world.get::<ProcessStatus>(*entity),
+                                counters: world.get::<Counters>(*entity),
+                                load: world.get::<SupervisorLoad>(*entity),
+                                flash: world
+                                    .get::<Flash>(*entity)
+                                    .map(|f| (f.kind, f.strength(now))),
+                                selected: selected == Some(*pid),
+                                dimmed: !identity.matches(*pid, &needle),
+                            };
+                            node.ui(ui, row_height, commands);
+                        }
+                        TreeRow::Group {
+                            parent,
+                            depth,
+                            hidden,
+                        } => {
+                            ui.horizontal(|ui| {
+                                ui.set_height(row_height);
+                                ui.add_space(*depth as f32 * INDENT + INDENT);
+                                if ui
+                                    .button(format!("+{hidden} children"))
+                                    .on_hover_text("Show every child")
+                                    .clicked()
+                                {
+                                    commands.push(Command::ExpandGroup(*parent));
+                                }
+                            });
+                        }
+                    }
+                }
+            });
+    }
+}
+
+/// One process row, gathered from its components.
+struct Node<'w> {
+    pid: crashcourse_runtime::Pid,
+    depth: usize,
+    children: usize,
+    collapsed: bool,
+    identity: &'w Identity,
+    status: Option<&'w ProcessStatus>,
+    counters: Option<&'w Counters>,
+    load: Option<&'w SupervisorLoad>,
+    flash: Option<(FlashKind, f32)>,
+    selected: bool,
+    dimmed: bool,
+}
+
+impl Node<'_> {
+    fn ui(&self, ui: &mut egui::Ui, row_height: f32, commands: &mut Vec<Command>) {
+        // The flash is painted under the row, so reserve its place before drawing the row.
+        let background = ui.painter().add(Shape::Noop);
+        let visuals = ui.visuals().clone();
+        let exited = self.status.is_some_and(|s| !s.is_alive());
+        let row = ui.horizontal(|ui| {
+            ui.set_height(row_height);
+            ui.add_space(self.depth as f32 * INDENT);
+            if self.children > 0 {
+                let (arrow, hint) = if self.collapsed {
+                    ("⏵", "Expand")
+                } else {
+                    ("⏷", "Collapse")
+                };
+                if ui
+                    .add(egui::Button::new(RichText::new(arrow).small()).frame(false))
+                    .on_hover_text(hint)
+                    .clicked()
+                {
+                    commands.push(Command::ToggleCollapsed(self.pid));
+                }
+            } else {
+                ui.add_space(INDENT);
+            }
+
+            let mut color = kind_color(self.identity.kind, &visuals);
+            if let Some(status) = self.status.filter(|_| exited) {
+                color = status_color(status, &visuals);
+            }
+            if self.dimmed {
+                color = color.gamma_multiply(0.3);
+            }
+            let mut text = RichText::new(&*self.identity.label).color(color);
+            if self.identity.kind.is_supervisor() {
+                text = text.strong();
+            }
+            if exited {
+                text = text.strikethrough();
+            }
+            let response = ui
+                .selectable_label(self.selected, text)
+                .on_hover_text(format!("{} {}", self.identity.kind.name(), self.pid));
+            if response.clicked() {
+                commands.push(Command::Select(self.pid));
+            }
+
+            let weak = |c: Color32| {
+                if self.dimmed {
+                    c.gamma_multiply(0.3)
+                } else {
+                    c
+                }
+            };
+            if let Some(counters) = self.counters.filter(|c| c.restarts > 0) {
+                ui.label(
+                    RichText::new(format!("↻{}", counters.restarts))
+                        .color(weak(warn_color(&visuals))),
+                )
+                .on_hover_text(format!(
+                    "restarted {} time{}",
+                    counters.restarts,
+                    if counters.restarts == 1 { "" } else { "s" }
+                ));
+            }
+            if let Some(SupervisorLoad(load)) = self.load {
+                let over = load.restarts_in_period >= load.max_restarts;
+                let color = if over {
+                    crash_color(&visuals)
+                } else if load.restarts_in_period > 0 {
+                    warn_color(&visuals)
+                } else {
+                    visuals.weak_text_color()
+                };
+                ui.label(
+                    RichText::new(format!(
+                        "{} of {} in {}s",
+                        load.restarts_in_period,
+                        load.max_restarts,
+                        load.period.as_secs_f32()
+                    ))
+                    .small()
+                    .color(weak(color)),
+                )
+                .on_hover_text("restarts in the current period, of the most allowed");
+                if self.collapsed || self.children == 0 {
+                    ui.label(
+                        RichText::new(format!("{} children", load.children))
+                            .small()
+                            .color(weak(visuals.weak_text_color())),
+                    );
+                }
+            }
+            if let Some(ProcessStatus::Exited {
+                reason: Some(reason),
+                ..
+            }) = self.status
+            {
+                ui.label(
+                    RichText::new(format!("exited: {reason}"))
+                        .small()
+                        .color(crash_color(&visuals)),
+                );
+            }
+        });
+        if let Some((kind, strength)) = self.flash.filter(|(_, s)| *s > 0.0) {
+            let base = match kind {
+                FlashKind::Crash => crash_color(&visuals),
+                FlashKind::Restart => ok_color(&visuals),
+            };
+            let fill = base.gamma_multiply(0.55 * strength);
+            let rect = row.response.rect.expand2(egui::vec2(2.0, 0.0));
+            ui.painter()
+                .set(background, Shape::rect_filled(rect, 3.0, fill));
+        }
+    }
+}
