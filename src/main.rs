@@ -1,4 +1,8 @@
-//! The `crashcourse` command: the desktop app by default, or a benchmark.
+//! The `crashcourse` command: the desktop app by default, the chat server headless (`serve`), or
+//! a benchmark.
+
+mod args;
+mod serve;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -10,7 +14,11 @@ use crashcourse_runtime::bench;
 static ALLOC: CountingAlloc = CountingAlloc;
 
 #[derive(Parser)]
-#[command(name = "crashcourse", version, about = "Learn how BEAM-style systems survive real concurrency")]
+#[command(
+    name = "crashcourse",
+    version,
+    about = "Learn how BEAM-style systems survive real concurrency"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -18,6 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the chat server alone, headless; Ctrl-C shuts it down in order.
+    Serve(serve::ServeArgs),
     /// Run a benchmark and print `bench <name> <value> <unit>` lines.
     Bench {
         /// Which benchmark.
@@ -39,6 +49,7 @@ fn main() -> Result<()> {
     match cli.command {
         None => crashcourse_app::run(crashcourse_app::AppConfig::default())
             .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}")),
+        Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Bench { which, size }) => {
             let quick = size == "quick";
             match which {

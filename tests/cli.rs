@@ -23,7 +23,10 @@ fn an_unknown_benchmark_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("invalid value 'nonsense'"), "{err}");
-    assert!(err.contains("runtime"), "the error lists what is possible: {err}");
+    assert!(
+        err.contains("runtime"),
+        "the error lists what is possible: {err}"
+    );
 }
 
 #[test]

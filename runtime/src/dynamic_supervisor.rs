@@ -284,14 +284,12 @@ impl DynSup {
                 Some(child.restart_info()),
             ) {
                 Ok(new) => {
-                    self.ctx.handle().0.events.push(
+                    self.ctx.handle().0.record_restart(
                         self.ctx.pid(),
-                        EventKind::Restarted {
-                            child: child.spec.id.clone(),
-                            old: pid,
-                            new,
-                            reason,
-                        },
+                        child.spec.id.clone(),
+                        pid,
+                        new,
+                        reason,
                     );
                     child.pid = Some(new);
                     self.insert(child, new);

@@ -32,9 +32,11 @@
 
 pub mod alloc;
 pub mod bench;
+pub mod chat;
 mod clock;
 mod control;
 mod ctx;
+pub mod db;
 pub mod dynamic_supervisor;
 mod executor;
 mod hash;
@@ -135,6 +137,7 @@ pub(crate) struct Shared {
     shutting_down: AtomicBool,
     long_polls: Mutex<std::collections::VecDeque<LongPoll>>,
     long_polls_total: AtomicU64,
+    restarts_total: AtomicU64,
 }
 
 const LONG_POLL_HISTORY: usize = 64;
@@ -147,6 +150,27 @@ impl Shared {
     /// Real time since the runtime started (for ages and event times).
     fn now(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Counts a restart by supervisor `sup` and records its event.
+    pub(crate) fn record_restart(
+        &self,
+        sup: Pid,
+        child: Arc<str>,
+        old: Pid,
+        new: Pid,
+        reason: ExitReason,
+    ) {
+        self.restarts_total.fetch_add(1, Ordering::Relaxed);
+        self.events.push(
+            sup,
+            EventKind::Restarted {
+                child,
+                old,
+                new,
+                reason,
+            },
+        );
     }
 
     fn record_long_poll(&self, report: LongPollReport) {
@@ -249,6 +273,7 @@ impl Runtime {
                 shutting_down: AtomicBool::new(false),
                 long_polls: Mutex::new(Default::default()),
                 long_polls_total: AtomicU64::new(0),
+                restarts_total: AtomicU64::new(0),
             }
         });
         Runtime {
@@ -561,6 +586,11 @@ impl Handle {
         None
     }
 
+    /// The sequence number the next event will get: cheap, for "did anything happen?".
+    pub fn events_head(&self) -> u64 {
+        self.0.events.head()
+    }
+
     /// A reader of the event stream, starting at the next event.
     pub fn events(&self) -> EventReader {
         EventReader::new(self.0.events.head())
@@ -602,6 +632,7 @@ impl Handle {
             recent_long_polls: self.0.long_polls.lock().iter().cloned().collect(),
             not_yielding: ex.hogs().into_iter().map(|(p, d)| (Pid(p), d)).collect(),
             events_recorded: self.0.events.head(),
+            restarts_total: self.0.restarts_total.load(Ordering::Relaxed),
             uptime: self.0.now(),
         }
     }

@@ -257,6 +257,8 @@ pub enum SpawnError {
     NameTaken(Arc<str>, Pid),
     #[error("the runtime is shutting down")]
     ShuttingDown,
+    #[error("{0}")]
+    Failed(Arc<str>),
 }
 
 /// An exit signal waiting for the process's next poll.

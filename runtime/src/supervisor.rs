@@ -765,14 +765,12 @@ impl Sup {
         let old = self.children[j].history.back().map_or(old, |e| e.pid);
         self.start_child(j, Some(info))?;
         let new = self.children[j].pid.expect("just started");
-        self.ctx.handle().0.events.push(
+        self.ctx.handle().0.record_restart(
             self.ctx.pid(),
-            EventKind::Restarted {
-                child: self.children[j].spec.id.clone(),
-                old,
-                new,
-                reason,
-            },
+            self.children[j].spec.id.clone(),
+            old,
+            new,
+            reason,
         );
         Ok(())
     }

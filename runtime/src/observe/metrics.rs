@@ -35,6 +35,8 @@ pub struct RuntimeMetrics {
     /// Processes whose poll is running right now for over 10 ms.
     pub not_yielding: Vec<(Pid, Duration)>,
     pub events_recorded: u64,
+    /// Children restarted by supervisors since start.
+    pub restarts_total: u64,
     pub uptime: Duration,
 }
 

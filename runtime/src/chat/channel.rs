@@ -1,0 +1,305 @@
+//! A channel process: one per joined topic of one socket. It validates the join, pushes the
+//! history and presence state, and handles the client's `new_msg` pushes: persisted through the
+//! pool, acknowledged only after the commit, then broadcast by the room.
+//!
+//! It is supervised by the sockets supervisor (temporary) and linked to its socket, which traps
+//! its exit: a crashed channel becomes `phx_error` for that topic, never the end of the socket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::Utf8Bytes;
+use serde_json::{Map, Value};
+
+use crate::chat::frame::{encode, error_reply, reply};
+use crate::chat::metrics::ChatMetrics;
+use crate::chat::presence::Track;
+use crate::chat::room::{self, message_json, Committed, GetHistory};
+use crate::chat::{names, send_named, ChatShared, Push};
+use crate::db::StoredMessage;
+use crate::server::{self, CallError};
+use crate::supervisor::{ChildSpec, Restart, Shutdown};
+use crate::{Ctx, Down, ExitReason, Kind, Pid, SpawnError};
+
+/// A client frame for this channel, routed by the socket.
+#[derive(Debug)]
+pub(crate) struct ChannelIn {
+    pub(crate) msg_ref: Option<String>,
+    pub(crate) event: String,
+    pub(crate) payload: Map<String, Value>,
+}
+
+/// Told to the socket once the join is answered: `reply` is the frame to write.
+#[derive(Debug)]
+pub(crate) struct JoinAnswered {
+    pub(crate) channel: Pid,
+    pub(crate) topic: String,
+    pub(crate) reply: Push,
+    pub(crate) ok: bool,
+}
+
+/// Everything a channel starts from.
+pub(crate) struct Join {
+    pub(crate) shared: Arc<ChatShared>,
+    pub(crate) socket: Pid,
+    pub(crate) topic: String,
+    pub(crate) join_ref: Option<String>,
+    pub(crate) msg_ref: Option<String>,
+    pub(crate) params: Map<String, Value>,
+}
+
+const CALL: Duration = Duration::from_secs(5);
+
+pub(crate) fn child_spec(join: Join) -> ChildSpec {
+    let slot = parking_lot::Mutex::new(Some(join));
+    let label: Arc<str> = format!(
+        "channel {}",
+        slot.lock().as_ref().map_or("", |j| j.topic.as_str())
+    )
+    .into();
+    ChildSpec::new("channel", move |h, opts| {
+        let join = slot
+            .lock()
+            .take()
+            .ok_or_else(|| SpawnError::Failed("a channel is started once".into()))?;
+        h.spawn_with(opts, move |ctx| run(ctx, join))
+    })
+    .label(label)
+    .kind(Kind::Channel)
+    .restart(Restart::Temporary)
+    .shutdown(Shutdown::BrutalKill)
+}
+
+/// 1 to 32 printable characters.
+fn valid_nick(nick: &str) -> bool {
+    let n = nick.chars().count();
+    (1..=32).contains(&n) && nick.chars().all(|c| !c.is_control()) && !nick.trim().is_empty()
+}
+
+fn valid_room(room: &str) -> bool {
+    let n = room.chars().count();
+    (1..=64).contains(&n) && room.chars().all(|c| !c.is_control() && !c.is_whitespace())
+}
+
+async fn run(ctx: Ctx, join: Join) -> ExitReason {
+    let Join {
+        shared,
+        socket,
+        topic,
+        join_ref,
+        msg_ref,
+        params,
+    } = join;
+    ctx.link(socket);
+    let h = ctx.handle().clone();
+    let jr = join_ref.as_deref();
+    let answer = |ok: bool, frame: String| {
+        let _ = h.send(
+            socket,
+            JoinAnswered {
+                channel: ctx.pid(),
+                topic: topic.clone(),
+                reply: Push(frame.into()),
+                ok,
+            },
+        );
+    };
+    let nick = match params.get("nick") {
+        Some(Value::String(n)) if valid_nick(n) => n.clone(),
+        _ => {
+            answer(
+                false,
+                error_reply(
+                    jr,
+                    msg_ref.as_deref(),
+                    &topic,
+                    "invalid nick: it must be 1 to 32 printable characters",
+                ),
+            );
+            return ExitReason::Normal;
+        }
+    };
+    let room_name = topic.strip_prefix("room:").unwrap_or_default();
+    if !valid_room(room_name) {
+        answer(
+            false,
+            error_reply(jr, msg_ref.as_deref(), &topic, "invalid room name"),
+        );
+        return ExitReason::Normal;
+    }
+    let history = if shared.config.history {
+        let room = match room::find_or_start(&h, &shared, &topic).await {
+            Ok(room) => room,
+            Err(reason) => {
+                answer(false, error_reply(jr, msg_ref.as_deref(), &topic, &reason));
+                return ExitReason::Normal;
+            }
+        };
+        match server::call_raw::<GetHistory, Vec<StoredMessage>>(&h, room, GetHistory, CALL).await {
+            Ok(history) => Some(history),
+            Err(e) => {
+                answer(
+                    false,
+                    error_reply(
+                        jr,
+                        msg_ref.as_deref(),
+                        &topic,
+                        &format!("the room did not answer: {e}"),
+                    ),
+                );
+                return ExitReason::Normal;
+            }
+        }
+    } else {
+        // Start the room even without history, so that broadcasts have their sequencer.
+        if let Err(reason) = room::find_or_start(&h, &shared, &topic).await {
+            answer(false, error_reply(jr, msg_ref.as_deref(), &topic, &reason));
+            return ExitReason::Normal;
+        }
+        None
+    };
+    // Subscribe the socket before asking for the presence state, so no diff after it is lost.
+    h.subscribe(socket, &topic);
+    answer(true, reply(jr, msg_ref.as_deref(), &topic, "ok", "{}"));
+    ChatMetrics::add(&shared.metrics.joins);
+    let push = |event: &str, payload: &str| {
+        let _ = h.send(
+            socket,
+            Push(encode(jr, None, &topic, event, payload).into()),
+        );
+    };
+    if let Some(history) = history {
+        let mut payload = String::from("{\"messages\":[");
+        for (i, m) in history.iter().enumerate() {
+            if i > 0 {
+                payload.push(',');
+            }
+            payload.push_str(&message_json(m));
+        }
+        payload.push_str("]}");
+        push("history", &payload);
+    }
+    let topic_arc: Arc<str> = topic.as_str().into();
+    let mut presence_monitor = None;
+    if shared.config.presence {
+        match track(&ctx, &topic_arc, &nick).await {
+            Some((state, mref)) => {
+                push("presence_state", state.as_str());
+                presence_monitor = Some(mref);
+            }
+            None => return ExitReason::custom("presence did not answer"),
+        }
+    }
+    loop {
+        let msg = ctx.recv().await;
+        let msg = match msg.downcast::<ChannelIn>() {
+            Ok(input) => {
+                handle_in(&ctx, &shared, socket, &topic, jr, &nick, input).await;
+                continue;
+            }
+            Err(msg) => msg,
+        };
+        if let Ok(down) = msg.downcast::<Down>() {
+            if Some(down.monitor) == presence_monitor {
+                // Presence restarted and forgot us: track again with the new one.
+                match track(&ctx, &topic_arc, &nick).await {
+                    Some((_, mref)) => presence_monitor = Some(mref),
+                    None => return ExitReason::custom("presence did not come back"),
+                }
+            }
+        }
+    }
+}
+
+/// Tracks this channel with presence (waiting for it if it is restarting); returns the room's
+/// presence state and a monitor on the presence process.
+async fn track(ctx: &Ctx, topic: &Arc<str>, nick: &str) -> Option<(Utf8Bytes, crate::MonitorRef)> {
+    let h = ctx.handle();
+    for _ in 0..1000 {
+        if let Some(presence) = h.whereis(names::PRESENCE) {
+            let mref = ctx.monitor(presence);
+            let t = Track {
+                topic: topic.clone(),
+                nick: nick.to_string(),
+                channel: ctx.pid(),
+            };
+            match server::call_raw::<Track, Utf8Bytes>(h, presence, t, CALL).await {
+                Ok(state) => return Some((state, mref)),
+                Err(CallError::NoProc(_) | CallError::NoReply(_)) => {
+                    ctx.demonitor(mref);
+                }
+                Err(CallError::Timeout(..)) => return None,
+            }
+        }
+        crate::timer::sleep(Duration::from_millis(5)).await;
+    }
+    None
+}
+
+async fn handle_in(
+    ctx: &Ctx,
+    shared: &Arc<ChatShared>,
+    socket: Pid,
+    topic: &str,
+    join_ref: Option<&str>,
+    nick: &str,
+    input: ChannelIn,
+) {
+    let h = ctx.handle();
+    let r = input.msg_ref.as_deref();
+    let answer = |frame: String| {
+        let _ = h.send(socket, Push(frame.into()));
+    };
+    if input.event != "new_msg" {
+        answer(error_reply(
+            join_ref,
+            r,
+            topic,
+            &format!("unknown event {:?}", input.event),
+        ));
+        return;
+    }
+    let body = match input.payload.get("body") {
+        Some(Value::String(b)) if (1..=2000).contains(&b.chars().count()) => b.clone(),
+        _ => {
+            answer(error_reply(
+                join_ref,
+                r,
+                topic,
+                "invalid body: it must be 1 to 2,000 characters",
+            ));
+            return;
+        }
+    };
+    let room = topic.strip_prefix("room:").unwrap_or(topic);
+    match shared.pool.insert_message(room, nick, &body).await {
+        Ok(stored) => {
+            ChatMetrics::add(&shared.metrics.messages_posted);
+            answer(reply(
+                join_ref,
+                r,
+                topic,
+                "ok",
+                &format!("{{\"id\":{}}}", stored.id),
+            ));
+            // The room broadcasts it; if the room is being restarted, wait for it.
+            send_named(h, topic, Committed(stored), Duration::from_secs(5)).await;
+        }
+        Err(e) => answer(error_reply(join_ref, r, topic, &e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicks_are_one_to_thirty_two_printable_characters() {
+        assert!(valid_nick("ada"));
+        assert!(valid_nick(&"é".repeat(32)));
+        assert!(!valid_nick(""));
+        assert!(!valid_nick("   "));
+        assert!(!valid_nick(&"a".repeat(33)));
+        assert!(!valid_nick("bad\nnick"));
+    }
+}

@@ -1,0 +1,84 @@
+//! Parsers for the command line's durations (`50ms`, `2s`), sizes (`64KiB`) and rates (`100/s`).
+
+use std::time::Duration;
+
+/// `250ms`, `2s`, `1m`, or a bare number of milliseconds.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = split_unit(s);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; write e.g. 50ms, 2s or 1m"))?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("{s:?} is not a duration; it must be zero or more"));
+    }
+    let ms = match unit {
+        "" | "ms" => n,
+        "s" => n * 1e3,
+        "m" | "min" => n * 60e3,
+        "us" | "µs" => n / 1e3,
+        other => {
+            return Err(format!(
+                "unknown time unit {other:?} in {s:?}; use ms, s or m"
+            ))
+        }
+    };
+    Ok(Duration::from_secs_f64(ms / 1e3))
+}
+
+/// `64KiB`, `1MiB`, `512B`, or a bare number of bytes.
+pub fn size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, unit) = split_unit(s);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size; write e.g. 64KiB, 1MiB or 4096"))?;
+    let mult = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {s:?}; use B, KiB or MiB"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .and_then(|b| usize::try_from(b).ok())
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("{s:?} is not a usable size"))
+}
+
+/// `100/s` or a bare number per second.
+pub fn rate(s: &str) -> Result<u32, String> {
+    let num = s.trim().trim_end_matches("/s");
+    num.parse::<u32>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{s:?} is not a rate; write e.g. 100/s"))
+}
+
+fn split_unit(s: &str) -> (&str, &str) {
+    let i = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    (&s[..i], s[i..].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_the_design_table_writes() {
+        assert_eq!(duration("50ms"), Ok(Duration::from_millis(50)));
+        assert_eq!(duration("2000ms"), Ok(Duration::from_secs(2)));
+        assert_eq!(duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(size("64KiB"), Ok(65_536));
+        assert_eq!(rate("100/s"), Ok(100));
+        assert!(duration("fast").is_err());
+        assert!(duration("5h").is_err());
+        assert!(size("0").is_err());
+        assert!(rate("0/s").is_err());
+    }
+}
