@@ -42,6 +42,12 @@ enum Command {
 enum Which {
     /// The runtime workloads of shared/bench/README.md (compare with shared/bench/erlang-peer).
     Runtime,
+    /// The database pool: 1,000 writers insert 100,000 messages at pool sizes 1, 4 and 16,
+    /// and the single-connection ceiling for this disk.
+    Pool,
+    /// 10,000 WebSocket clients in one room against `crashcourse serve` and the Node.js peer
+    /// (shared/bench/node-chat-peer): connect+join time, memory per connection, broadcast latency.
+    Chat,
 }
 
 fn main() -> Result<()> {
@@ -60,6 +66,19 @@ fn main() -> Result<()> {
                         if quick { ", quick" } else { "" }
                     );
                     bench::runtime::run(bench::runtime::Sizes::new(quick), |f| println!("{f}"));
+                }
+                Which::Pool => {
+                    println!(
+                        "# crashcourse db pool, {} worker threads{}",
+                        crashcourse_runtime::RuntimeConfig::default().workers,
+                        if quick { ", quick" } else { "" }
+                    );
+                    bench::pool::run(bench::pool::Sizes::new(quick), |f| println!("{f}"))?;
+                }
+                Which::Chat => {
+                    let exe = std::env::current_exe()?;
+                    bench::chat::run_all(quick, &exe, |line| println!("{line}"))
+                        .map_err(anyhow::Error::msg)?;
                 }
             }
             Ok(())

@@ -1,6 +1,7 @@
 //! The workloads behind `crashcourse bench`: each prints `bench <name> <value> <unit>` lines, the
 //! same names and units as the peers in `shared/bench/`, so one run compares line by line.
 
+pub mod chat;
 pub mod pool;
 pub mod runtime;
 

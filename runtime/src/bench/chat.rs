@@ -1,0 +1,539 @@
+//! The chat workload: N WebSocket clients join one room of a server running in another OS
+//! process; then one client posts 20 messages, one after another, and each broadcast is timed
+//! from the moment the sender writes its `new_msg` frame to the moment the last client has read
+//! it. The same clients run against our `crashcourse serve` and against the Node.js peer.
+//!
+//! The clients are processes of this crate's own runtime, each with its own WebSocket.
+
+use std::future::poll_fn;
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use async_io::Async;
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+use async_tungstenite::tungstenite::Message;
+use futures_util::{Sink, Stream};
+
+use super::Figure;
+use crate::{Ctx, Pid, Runtime, RuntimeConfig, SpawnOpts};
+
+/// Sizes of one run.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    pub clients: usize,
+    pub broadcasts: usize,
+}
+
+impl Sizes {
+    /// 10,000 clients (1,000 with `quick`), 20 broadcasts.
+    pub fn new(quick: bool) -> Sizes {
+        Sizes {
+            clients: if quick { 1_000 } else { 10_000 },
+            broadcasts: 20,
+        }
+    }
+}
+
+/// A server to measure: a command that prints `listening ... ws://HOST:PORT/socket/websocket pid N`.
+pub struct Target {
+    /// Prefix of the printed figures (`""` for ours, `"peer."` for the peer).
+    pub prefix: String,
+    pub command: Command,
+}
+
+/// The figures of one target.
+pub struct Outcome {
+    pub figures: Vec<Figure>,
+    pub failed_clients: usize,
+}
+
+const TOPIC: &str = "room:bench";
+/// Connections being set up at once.
+const IN_FLIGHT: usize = 250;
+/// Source addresses the clients spread over, so ports never run short.
+const SOURCES: u8 = 4;
+
+#[derive(Debug)]
+enum FromClient {
+    Joined,
+    Failed(String),
+    Sent(usize, Instant),
+    Got(usize, Instant),
+}
+
+#[derive(Debug)]
+struct Post(usize);
+
+/// Runs the workload against `target`.
+pub fn run(sizes: Sizes, mut target: Target) -> Result<Outcome, String> {
+    let mut server = ServerProcess::start(&mut target.command)?;
+    let rt = Runtime::start(RuntimeConfig {
+        name: "bench-clients".into(),
+        ..RuntimeConfig::default()
+    });
+    let result = measure(&rt, sizes, &server, &target.prefix);
+    drop(rt);
+    server.stop();
+    result
+}
+
+struct ServerProcess {
+    child: Child,
+    pid: u32,
+    ws: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(cmd: &mut Command) -> Result<ServerProcess, String> {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("could not start {cmd:?}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the server's ready line: {e}"))?;
+        // ... ws://HOST:PORT/socket/websocket pid N
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ws = words
+            .iter()
+            .find_map(|w| w.strip_prefix("ws://"))
+            .and_then(|w| w.strip_suffix("/socket/websocket"))
+            .and_then(|a| a.parse().ok());
+        let pid = words.last().and_then(|p| p.parse().ok());
+        match (ws, pid) {
+            (Some(ws), Some(pid)) => Ok(ServerProcess { child, pid, ws }),
+            _ => {
+                let _ = child.kill();
+                Err(format!(
+                    "the server did not print its ready line (got {line:?})"
+                ))
+            }
+        }
+    }
+
+    fn rss(&self) -> Option<usize> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        let kb: usize = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        Some(kb * 1024)
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn measure(
+    rt: &Runtime,
+    sizes: Sizes,
+    server: &ServerProcess,
+    prefix: &str,
+) -> Result<Outcome, String> {
+    let n = sizes.clients;
+    let (tx, rx) = mpsc::channel();
+    let addr = server.ws;
+    let rss_before = server.rss().ok_or("cannot read the server's memory")?;
+    let driver = rt
+        .spawn_with(SpawnOpts::new().label("bench driver"), move |ctx| {
+            drive(ctx, n, sizes.broadcasts, addr, tx)
+        })
+        .map_err(|e| e.to_string())?;
+    let wait = Duration::from_secs(600);
+    // The driver reports the join first and waits, so memory is read with everyone connected.
+    let (join_ms, failed) = match rx.recv_timeout(wait) {
+        Ok(DriverReport::Joined { ms, failed }) => (ms, failed),
+        Ok(DriverReport::Done(Err(e))) => return Err(e),
+        _ => {
+            let _ = rt.kill(driver);
+            return Err("the clients did not all join within 10 minutes".into());
+        }
+    };
+    // Let the server settle (presence diffs, buffers) before reading its memory.
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_after = server.rss().ok_or("cannot read the server's memory")?;
+    let _ = rt.send(driver, Go);
+    let latencies = match rx.recv_timeout(wait) {
+        Ok(DriverReport::Done(result)) => result?,
+        _ => return Err("the broadcasts did not finish".into()),
+    };
+    let joined = n - failed;
+    let mut sorted = latencies;
+    sorted.sort_by(f64::total_cmp);
+    let pct = |p: f64| sorted[((sorted.len() as f64 - 1.0) * p).round() as usize];
+    Ok(Outcome {
+        figures: vec![
+            Figure::new(name(prefix, "connect_join_all"), join_ms, "ms"),
+            Figure::new(
+                name(prefix, "bytes_per_connection"),
+                rss_after.saturating_sub(rss_before) as f64 / joined.max(1) as f64,
+                "B",
+            ),
+            Figure::new(name(prefix, "broadcast_p50"), pct(0.5), "ms"),
+            Figure::new(name(prefix, "broadcast_p99"), pct(0.99), "ms"),
+        ],
+        failed_clients: failed,
+    })
+}
+
+/// `chat.<what>`, `peer.chat.<what>`, or `chat.presence_on.<what>`.
+fn name(prefix: &str, what: &str) -> String {
+    match prefix.strip_suffix(':') {
+        Some(variant) => format!("chat.{variant}.{what}"),
+        None => format!("{prefix}chat.{what}"),
+    }
+}
+
+#[derive(Debug)]
+enum DriverReport {
+    Joined { ms: f64, failed: usize },
+    Done(Result<Vec<f64>, String>),
+}
+
+#[derive(Debug)]
+struct Go;
+
+async fn drive(
+    ctx: Ctx,
+    n: usize,
+    broadcasts: usize,
+    addr: SocketAddr,
+    report: mpsc::Sender<DriverReport>,
+) {
+    let me = ctx.pid();
+    let t0 = Instant::now();
+    let mut clients: Vec<Pid> = Vec::with_capacity(n);
+    let (mut joined, mut failed, mut started) = (0, 0, 0);
+    let mut failures: Vec<String> = Vec::new();
+    while joined + failed < n {
+        while started < n && started - (joined + failed) < IN_FLIGHT {
+            let src = IpAddr::V4(Ipv4Addr::new(
+                127,
+                0,
+                0,
+                2 + (started % SOURCES as usize) as u8,
+            ));
+            match ctx.spawn_with(SpawnOpts::new().label("bench client"), move |c| {
+                client(c, me, addr, src)
+            }) {
+                Ok(pid) => clients.push(pid),
+                Err(e) => {
+                    let _ = report.send(DriverReport::Done(Err(e.to_string())));
+                    return;
+                }
+            }
+            started += 1;
+        }
+        match ctx.recv().await.downcast::<FromClient>() {
+            Ok(FromClient::Joined) => joined += 1,
+            Ok(FromClient::Failed(why)) => {
+                failed += 1;
+                if failures.len() < 3 {
+                    failures.push(why);
+                }
+            }
+            _ => {}
+        }
+    }
+    if joined == 0 {
+        let _ = report.send(DriverReport::Done(Err(format!(
+            "no client could join: {failures:?}"
+        ))));
+        return;
+    }
+    if failed > 0 {
+        eprintln!("# {failed} of {n} clients could not join, e.g. {failures:?}");
+    }
+    let _ = report.send(DriverReport::Joined {
+        ms: t0.elapsed().as_secs_f64() * 1e3,
+        failed,
+    });
+    ctx.recv_match(|m| m.is::<Go>()).await;
+    // One client posts; each broadcast is timed from its write to the last client's read.
+    let sender = clients[0];
+    let mut latencies = Vec::with_capacity(broadcasts);
+    for k in 0..broadcasts {
+        let _ = ctx.send(sender, Post(k));
+        let mut sent_at = None;
+        let mut last = None::<Instant>;
+        let mut got = 0;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while got < joined || sent_at.is_none() {
+            let Some(msg) = ctx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .await
+            else {
+                let _ = report.send(DriverReport::Done(Err(format!(
+                    "broadcast {k} reached only {got} of {joined} clients"
+                ))));
+                return;
+            };
+            match msg.downcast::<FromClient>() {
+                Ok(FromClient::Sent(i, at)) if i == k => sent_at = Some(at),
+                Ok(FromClient::Got(i, at)) if i == k => {
+                    got += 1;
+                    last = Some(last.map_or(at, |l| l.max(at)));
+                }
+                _ => {}
+            }
+        }
+        let (Some(sent), Some(last)) = (sent_at, last) else {
+            continue;
+        };
+        latencies.push(last.saturating_duration_since(sent).as_secs_f64() * 1e3);
+    }
+    for c in clients {
+        let _ = ctx.handle().kill(c);
+    }
+    let _ = report.send(DriverReport::Done(Ok(latencies)));
+}
+
+/// One client: connect from `src`, handshake, join, then report broadcasts as they arrive and
+/// post when told to.
+async fn client(ctx: Ctx, driver: Pid, addr: SocketAddr, src: IpAddr) {
+    let mut ws = match connect(addr, src).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            let _ = ctx.send(driver, FromClient::Failed(e));
+            return;
+        }
+    };
+    let join = format!(
+        "[\"1\",\"1\",\"{TOPIC}\",\"phx_join\",{{\"nick\":\"c{}\"}}]",
+        ctx.pid().id()
+    );
+    if ws.send(Message::text(join)).await.is_err() {
+        let _ = ctx.send(driver, FromClient::Failed("could not send the join".into()));
+        return;
+    }
+    let prefix = format!("[null,null,\"{TOPIC}\",\"new_msg\"");
+    let mut joined = false;
+    loop {
+        let event = poll_fn(|cx| {
+            if let Some(m) = ctx.try_recv() {
+                return Poll::Ready(Ok(m));
+            }
+            match Pin::new(&mut ws).poll_next(cx) {
+                Poll::Ready(Some(Ok(m))) => Poll::Ready(Err(Some(m))),
+                Poll::Ready(_) => Poll::Ready(Err(None)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        match event {
+            Ok(msg) => {
+                if let Ok(Post(k)) = msg.downcast::<Post>() {
+                    let frame = format!(
+                        "[\"1\",\"{}\",\"{TOPIC}\",\"new_msg\",{{\"body\":\"b{k}\"}}]",
+                        k + 2
+                    );
+                    let sent_at = Instant::now();
+                    if Pin::new(&mut ws).start_send(Message::text(frame)).is_err() {
+                        return;
+                    }
+                    let _ = ctx.send(driver, FromClient::Sent(k, sent_at));
+                    let _ = poll_fn(|cx| Pin::new(&mut ws).poll_flush(cx)).await;
+                }
+            }
+            Err(Some(Message::Text(t))) => {
+                let got = Instant::now();
+                let text = t.as_str();
+                if !joined && text.contains("phx_reply") && text.starts_with("[\"1\",\"1\"") {
+                    joined = true;
+                    let _ = ctx.send(driver, FromClient::Joined);
+                } else if text.starts_with(&prefix) {
+                    if let Some(k) = text
+                        .split("\"body\":\"b")
+                        .nth(1)
+                        .and_then(|rest| rest.split('"').next())
+                        .and_then(|k| k.parse().ok())
+                    {
+                        let _ = ctx.send(driver, FromClient::Got(k, got));
+                    }
+                }
+            }
+            Err(Some(_)) => {}
+            Err(None) => {
+                if !joined {
+                    let _ = ctx.send(
+                        driver,
+                        FromClient::Failed("connection closed before the join".into()),
+                    );
+                }
+                return;
+            }
+        }
+    }
+}
+
+async fn connect(
+    addr: SocketAddr,
+    src: IpAddr,
+) -> Result<async_tungstenite::WebSocketStream<Async<TcpStream>>, String> {
+    let mut last = String::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            crate::timer::sleep(Duration::from_millis(50 << attempt)).await;
+        }
+        let stream = match tcp_from(src, addr).await {
+            Ok(s) => s,
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0");
+        match async_tungstenite::client_async_with_config(url, stream, Some(config)).await {
+            Ok((ws, _)) => return Ok(ws),
+            Err(e) => last = format!("handshake: {e}"),
+        }
+    }
+    Err(last)
+}
+
+async fn tcp_from(src: IpAddr, addr: SocketAddr) -> Result<Async<TcpStream>, String> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).map_err(|e| format!("socket: {e}"))?;
+    sock.bind(&SocketAddr::new(src, 0).into())
+        .map_err(|e| format!("bind {src}: {e}"))?;
+    sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+    sock.set_tcp_nodelay(true).map_err(|e| e.to_string())?;
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(115) || e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(format!("connect: {e}")),
+    }
+    let stream = Async::new(TcpStream::from(sock)).map_err(|e| e.to_string())?;
+    stream
+        .writable()
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    if let Some(e) = stream.get_ref().take_error().map_err(|e| e.to_string())? {
+        return Err(format!("connect: {e}"));
+    }
+    Ok(stream)
+}
+
+/// Finds `shared/bench/<name>` beside the project: `$CRASHCOURSE_SHARED`, then `shared/` next
+/// to the working directory or the executable or any of their parents.
+pub fn find_peer(name: &str) -> Option<std::path::PathBuf> {
+    if let Ok(dir) = std::env::var("CRASHCOURSE_SHARED") {
+        let p = std::path::Path::new(&dir).join("bench").join(name);
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    let starts = [std::env::current_dir().ok(), std::env::current_exe().ok()];
+    for start in starts.into_iter().flatten() {
+        for dir in start.ancestors() {
+            for candidate in [dir.join("shared"), dir.join("../shared")] {
+                let p = candidate.join("bench").join(name);
+                if p.exists() {
+                    return Some(p);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A free loopback port (for a peer that cannot be told to pick one).
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// Runs the whole chat benchmark: ours with presence and history off (like the peer), the
+/// Node.js peer, then ours with presence on. `exe` is the `crashcourse` binary.
+pub fn run_all(
+    quick: bool,
+    exe: &std::path::Path,
+    mut report: impl FnMut(String),
+) -> Result<(), String> {
+    let sizes = Sizes::new(quick);
+    let dir = std::env::temp_dir().join(format!("crashcourse-bench-chat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let ours = |presence: bool, prefix: &str| {
+        let mut cmd = Command::new(exe);
+        cmd.args([
+            "serve",
+            "--http-port",
+            "0",
+            "--ws-port",
+            "0",
+            "--idle-timeout",
+            "600s",
+            "--no-history",
+        ])
+        .arg("--db")
+        .arg(dir.join(format!("{prefix}bench.db")));
+        if !presence {
+            cmd.arg("--no-presence");
+        }
+        Target {
+            prefix: prefix.to_string(),
+            command: cmd,
+        }
+    };
+    report(format!(
+        "# chat: {} clients in one room, {} broadcasts",
+        sizes.clients, sizes.broadcasts
+    ));
+    let mut outcome = |target: Target, report: &mut dyn FnMut(String)| match run(sizes, target) {
+        Ok(o) => {
+            for f in o.figures {
+                report(f.to_string());
+            }
+            if o.failed_clients > 0 {
+                report(format!("# {} clients failed to join", o.failed_clients));
+            }
+        }
+        Err(e) => report(format!("# failed: {e}")),
+    };
+    outcome(ours(false, ""), &mut report);
+    match find_peer("node-chat-peer") {
+        Some(peer) => {
+            let mut cmd = Command::new(peer);
+            cmd.env("PORT", free_port()?.to_string());
+            outcome(
+                Target {
+                    prefix: "peer.".into(),
+                    command: cmd,
+                },
+                &mut report,
+            );
+        }
+        None => {
+            report("# peer: shared/bench/node-chat-peer not found (set CRASHCOURSE_SHARED)".into())
+        }
+    }
+    outcome(ours(true, "presence_on:"), &mut report);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -1,0 +1,77 @@
+// The chat page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
+// load it, join a room, exchange messages with a second client (the official phoenix client in
+// Node), and see them rendered — as text, never as HTML.
+//
+//   node browser.mjs <http url> <ws url> <screenshot.png>
+//
+// Prints "PASS" at the end; exits non-zero on any failure.
+import { chromium } from "playwright-core";
+import { Socket } from "phoenix";
+import WebSocket from "ws";
+
+const [httpUrl, wsUrl, screenshot] = process.argv.slice(2);
+const TIMEOUT_MS = 20000;
+
+function fail(msg) { console.error("FAIL " + msg); process.exit(1); }
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
+  page.setDefaultTimeout(TIMEOUT_MS);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(httpUrl + "/");
+  await page.fill("#nick", "ada");
+  await page.fill("#room", "browser");
+  await page.click("#join");
+  await page.waitForSelector("#badge.connected");
+  console.log("STEP joined");
+
+  // A second client: the phoenix client in Node.
+  const socket = new Socket(wsUrl, { transport: WebSocket });
+  socket.connect();
+  const channel = socket.channel("room:browser", { nick: "bob" });
+  const got = [];
+  channel.on("new_msg", (m) => got.push(m));
+  await new Promise((resolve, reject) => {
+    channel.join().receive("ok", resolve).receive("error", reject).receive("timeout", () => reject(new Error("join timeout")));
+  });
+  await page.waitForFunction(() => [...document.querySelectorAll("#presence li")].map((li) => li.textContent).join() === "ada,bob");
+  console.log("STEP presence shows both");
+
+  // bob -> page, with markup that must stay text.
+  await new Promise((resolve, reject) => {
+    channel.push("new_msg", { body: "<b>hello</b> ada" }).receive("ok", resolve).receive("error", reject);
+  });
+  await page.waitForFunction(() => [...document.querySelectorAll("#messages li .body")].some((b) => b.textContent === "<b>hello</b> ada"));
+  if (await page.$("#messages b")) fail("a message was rendered as HTML");
+  console.log("STEP page shows bob's message as text");
+
+  // page -> bob.
+  await page.fill("#body", "hi bob");
+  await page.click("#send");
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (!got.find((m) => m.body === "hi bob" && m.nick === "ada")) {
+    if (Date.now() > deadline) fail("bob never got the page's message");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await page.waitForFunction(() => [...document.querySelectorAll("#messages li .body")].some((b) => b.textContent === "hi bob"));
+  console.log("STEP bob got the page's message");
+
+  if (screenshot) await page.screenshot({ path: screenshot });
+  if (errors.length) fail("page errors: " + errors.join("; "));
+  socket.disconnect();
+  console.log("PASS");
+} catch (e) {
+  fail(e.stack || String(e));
+} finally {
+  await browser.close();
+}
+process.exit(0);
