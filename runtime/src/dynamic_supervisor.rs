@@ -94,6 +94,11 @@ pub fn start(handle: &Handle, opts: SpawnOpts, spec: DynamicSpec) -> Result<Pid,
                 max_children: spec.max_children,
                 children: HashMap::new(),
                 next_order: 0,
+                forgotten: std::sync::Arc::new(|_: &Handle, _: SpawnOpts| {
+                    Err(SpawnError::Failed(
+                        "a temporary child is never restarted".into(),
+                    ))
+                }),
             };
             sup.run().await
         },
@@ -170,6 +175,8 @@ struct DynSup {
     max_children: Option<usize>,
     children: HashMap<Pid, DynChild>,
     next_order: u64,
+    /// Stands in for the start function of temporary children once started.
+    forgotten: crate::supervisor::StartFn,
 }
 
 impl DynSup {
@@ -235,6 +242,11 @@ impl DynSup {
         let pid = spec
             .start_under(self.ctx.handle(), self.ctx.pid(), None)
             .map_err(StartChildError::Spawn)?;
+        let mut spec = spec;
+        if spec.restart == crate::supervisor::Restart::Temporary {
+            // Never restarted: its start function (and what it captured) is not needed again.
+            spec.forget_start(&self.forgotten);
+        }
         self.insert(Child::new(spec, Some(pid)), pid);
         Ok(pid)
     }

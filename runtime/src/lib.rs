@@ -100,7 +100,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             workers: 2,
             name: "crashcourse".into(),
-            event_capacity: 65_536,
+            event_capacity: 16_384,
             tombstones: 1_024,
             clock: Arc::new(SystemClock::default()),
         }

@@ -220,6 +220,11 @@ impl ChildSpec {
         self
     }
 
+    /// Replaces the start function with `stand_in` (shared), freeing what the original captured.
+    pub(crate) fn forget_start(&mut self, stand_in: &StartFn) {
+        self.start = stand_in.clone();
+    }
+
     /// Spawns the child linked to `sup`.
     pub(crate) fn start_under(
         &self,

@@ -96,7 +96,7 @@ fn sigkill_mid_stream_loses_no_acknowledged_message() {
         let (id, body) = rest.split_once(' ')?;
         Some((id.parse().ok()?, body.to_string()))
     };
-    while acked.len() < 2_000 {
+    while acked.len() < 5_000 {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = line_rx
             .recv_timeout(left)
@@ -138,7 +138,10 @@ fn sigkill_mid_stream_loses_no_acknowledged_message() {
     assert!(
         missing.is_empty(),
         "{} of {} acknowledged messages are missing, e.g. {missing:?}",
-        acked.iter().filter(|(id, b)| stored.get(id) != Some(b)).count(),
+        acked
+            .iter()
+            .filter(|(id, b)| stored.get(id) != Some(b))
+            .count(),
         acked.len()
     );
     assert!(stored.len() >= acked.len());

@@ -86,6 +86,7 @@ struct ServerProcess {
     child: Child,
     pid: u32,
     ws: SocketAddr,
+    http: Option<SocketAddr>,
 }
 
 impl ServerProcess {
@@ -108,8 +109,17 @@ impl ServerProcess {
             .and_then(|w| w.strip_suffix("/socket/websocket"))
             .and_then(|a| a.parse().ok());
         let pid = words.last().and_then(|p| p.parse().ok());
+        let http = words
+            .iter()
+            .find_map(|w| w.strip_prefix("http://"))
+            .and_then(|a| a.parse().ok());
         match (ws, pid) {
-            (Some(ws), Some(pid)) => Ok(ServerProcess { child, pid, ws }),
+            (Some(ws), Some(pid)) => Ok(ServerProcess {
+                child,
+                pid,
+                ws,
+                http,
+            }),
             _ => {
                 let _ = child.kill();
                 Err(format!(
@@ -129,6 +139,22 @@ impl ServerProcess {
             .parse()
             .ok()?;
         Some(kb * 1024)
+    }
+
+    /// A gauge from the server's `/metrics`, if it has one.
+    fn gauge(&self, name: &str) -> Option<f64> {
+        use std::io::{Read, Write};
+        let mut s = TcpStream::connect(self.http?).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).ok()?;
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 
     fn stop(&mut self) {
@@ -157,6 +183,8 @@ fn measure(
     let (tx, rx) = mpsc::channel();
     let addr = server.ws;
     let rss_before = server.rss().ok_or("cannot read the server's memory")?;
+    let heap_before = server.gauge("crashcourse_heap_bytes");
+    let procs_before = server.gauge("crashcourse_memory_bytes");
     let driver = rt
         .spawn_with(SpawnOpts::new().label("bench driver"), move |ctx| {
             drive(ctx, n, sizes.broadcasts, addr, tx)
@@ -175,6 +203,13 @@ fn measure(
     // Let the server settle (presence diffs, buffers) before reading its memory.
     std::thread::sleep(Duration::from_millis(500));
     let rss_after = server.rss().ok_or("cannot read the server's memory")?;
+    let per = |before: Option<f64>, after: Option<f64>| {
+        Some((after? - before?) / (n - failed).max(1) as f64)
+    };
+    if let Some(heap) = per(heap_before, server.gauge("crashcourse_heap_bytes")) {
+        let procs = per(procs_before, server.gauge("crashcourse_memory_bytes")).unwrap_or(0.0);
+        eprintln!("# {prefix}server heap per connection {heap:.0} B, of which processes (tasks, records, mailboxes) {procs:.0} B");
+    }
     let _ = rt.send(driver, Go);
     let latencies = match rx.recv_timeout(wait) {
         Ok(DriverReport::Done(result)) => result?,
@@ -505,7 +540,7 @@ pub fn run_all(
         "# chat: {} clients in one room, {} broadcasts",
         sizes.clients, sizes.broadcasts
     ));
-    let mut outcome = |target: Target, report: &mut dyn FnMut(String)| match run(sizes, target) {
+    let outcome = |target: Target, report: &mut dyn FnMut(String)| match run(sizes, target) {
         Ok(o) => {
             for f in o.figures {
                 report(f.to_string());

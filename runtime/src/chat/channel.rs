@@ -82,6 +82,62 @@ fn valid_room(room: &str) -> bool {
 }
 
 async fn run(ctx: Ctx, join: Join) -> ExitReason {
+    // The join, boxed: its state is only needed once, and a channel lives for hours.
+    let joined = match Box::pin(join_phase(&ctx, join)).await {
+        Ok(joined) => joined,
+        Err(reason) => return reason,
+    };
+    let Joined {
+        shared,
+        socket,
+        topic,
+        join_ref,
+        nick,
+        mut presence_monitor,
+    } = joined;
+    let topic_arc: Arc<str> = topic.as_str().into();
+    loop {
+        let msg = ctx.recv().await;
+        let msg = match msg.downcast::<ChannelIn>() {
+            Ok(input) => {
+                Box::pin(handle_in(
+                    &ctx,
+                    &shared,
+                    socket,
+                    &topic,
+                    join_ref.as_deref(),
+                    &nick,
+                    input,
+                ))
+                .await;
+                continue;
+            }
+            Err(msg) => msg,
+        };
+        if let Ok(down) = msg.downcast::<Down>() {
+            if Some(down.monitor) == presence_monitor {
+                // Presence restarted and forgot us: track again with the new one.
+                match Box::pin(track(&ctx, &topic_arc, &nick, join_ref.as_deref())).await {
+                    Some((_, mref)) => presence_monitor = Some(mref),
+                    None => return ExitReason::custom("presence did not come back"),
+                }
+            }
+        }
+    }
+}
+
+/// What a joined channel keeps.
+struct Joined {
+    shared: Arc<ChatShared>,
+    socket: Pid,
+    topic: String,
+    join_ref: Option<String>,
+    nick: String,
+    presence_monitor: Option<crate::MonitorRef>,
+}
+
+/// Validates and answers the join, pushes history and presence state.
+async fn join_phase(ctx: &Ctx, join: Join) -> Result<Joined, ExitReason> {
     let Join {
         shared,
         socket,
@@ -91,6 +147,7 @@ async fn run(ctx: Ctx, join: Join) -> ExitReason {
         params,
     } = join;
     ctx.link(socket);
+    let ctx = ctx.clone();
     let h = ctx.handle().clone();
     let jr = join_ref.as_deref();
     let answer = |ok: bool, frame: String| {
@@ -116,7 +173,7 @@ async fn run(ctx: Ctx, join: Join) -> ExitReason {
                     "invalid nick: it must be 1 to 32 printable characters",
                 ),
             );
-            return ExitReason::Normal;
+            return Err(ExitReason::Normal);
         }
     };
     let room_name = topic.strip_prefix("room:").unwrap_or_default();
@@ -125,17 +182,21 @@ async fn run(ctx: Ctx, join: Join) -> ExitReason {
             false,
             error_reply(jr, msg_ref.as_deref(), &topic, "invalid room name"),
         );
-        return ExitReason::Normal;
+        return Err(ExitReason::Normal);
     }
     let history = if shared.config.history {
-        let room = match room::find_or_start(&h, &shared, &topic).await {
+        let room = match Box::pin(room::find_or_start(&h, &shared, &topic)).await {
             Ok(room) => room,
             Err(reason) => {
                 answer(false, error_reply(jr, msg_ref.as_deref(), &topic, &reason));
-                return ExitReason::Normal;
+                return Err(ExitReason::Normal);
             }
         };
-        match server::call_raw::<GetHistory, Vec<StoredMessage>>(&h, room, GetHistory, CALL).await {
+        match Box::pin(server::call_raw::<GetHistory, Vec<StoredMessage>>(
+            &h, room, GetHistory, CALL,
+        ))
+        .await
+        {
             Ok(history) => Some(history),
             Err(e) => {
                 answer(
@@ -147,14 +208,14 @@ async fn run(ctx: Ctx, join: Join) -> ExitReason {
                         &format!("the room did not answer: {e}"),
                     ),
                 );
-                return ExitReason::Normal;
+                return Err(ExitReason::Normal);
             }
         }
     } else {
         // Start the room even without history, so that broadcasts have their sequencer.
-        if let Err(reason) = room::find_or_start(&h, &shared, &topic).await {
+        if let Err(reason) = Box::pin(room::find_or_start(&h, &shared, &topic)).await {
             answer(false, error_reply(jr, msg_ref.as_deref(), &topic, &reason));
-            return ExitReason::Normal;
+            return Err(ExitReason::Normal);
         }
         None
     };
@@ -182,38 +243,32 @@ async fn run(ctx: Ctx, join: Join) -> ExitReason {
     let topic_arc: Arc<str> = topic.as_str().into();
     let mut presence_monitor = None;
     if shared.config.presence {
-        match track(&ctx, &topic_arc, &nick).await {
-            Some((state, mref)) => {
-                push("presence_state", state.as_str());
+        match Box::pin(track(&ctx, &topic_arc, &nick, join_ref.as_deref())).await {
+            Some((frame, mref)) => {
+                let _ = h.send(socket, Push(frame));
                 presence_monitor = Some(mref);
             }
-            None => return ExitReason::custom("presence did not answer"),
+            None => return Err(ExitReason::custom("presence did not answer")),
         }
     }
-    loop {
-        let msg = ctx.recv().await;
-        let msg = match msg.downcast::<ChannelIn>() {
-            Ok(input) => {
-                handle_in(&ctx, &shared, socket, &topic, jr, &nick, input).await;
-                continue;
-            }
-            Err(msg) => msg,
-        };
-        if let Ok(down) = msg.downcast::<Down>() {
-            if Some(down.monitor) == presence_monitor {
-                // Presence restarted and forgot us: track again with the new one.
-                match track(&ctx, &topic_arc, &nick).await {
-                    Some((_, mref)) => presence_monitor = Some(mref),
-                    None => return ExitReason::custom("presence did not come back"),
-                }
-            }
-        }
-    }
+    Ok(Joined {
+        shared,
+        socket,
+        topic,
+        join_ref,
+        nick,
+        presence_monitor,
+    })
 }
 
-/// Tracks this channel with presence (waiting for it if it is restarting); returns the room's
-/// presence state and a monitor on the presence process.
-async fn track(ctx: &Ctx, topic: &Arc<str>, nick: &str) -> Option<(Utf8Bytes, crate::MonitorRef)> {
+/// Tracks this channel with presence (waiting for it if it is restarting); returns the
+/// `presence_state` frame to push and a monitor on the presence process.
+async fn track(
+    ctx: &Ctx,
+    topic: &Arc<str>,
+    nick: &str,
+    join_ref: Option<&str>,
+) -> Option<(Utf8Bytes, crate::MonitorRef)> {
     let h = ctx.handle();
     for _ in 0..1000 {
         if let Some(presence) = h.whereis(names::PRESENCE) {
@@ -222,6 +277,7 @@ async fn track(ctx: &Ctx, topic: &Arc<str>, nick: &str) -> Option<(Utf8Bytes, cr
                 topic: topic.clone(),
                 nick: nick.to_string(),
                 channel: ctx.pid(),
+                join_ref: join_ref.map(str::to_string),
             };
             match server::call_raw::<Track, Utf8Bytes>(h, presence, t, CALL).await {
                 Ok(state) => return Some((state, mref)),

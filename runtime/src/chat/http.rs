@@ -253,6 +253,14 @@ fn prometheus(h: &Handle, shared: &ChatShared) -> String {
         "Memory held by live processes",
         m.total_memory as f64,
     );
+    if let Some(heap) = crate::alloc::live_bytes() {
+        metric(
+            "crashcourse_heap_bytes",
+            "gauge",
+            "Live heap of the whole OS process",
+            heap as f64,
+        );
+    }
     metric(
         "crashcourse_messages_total",
         "counter",

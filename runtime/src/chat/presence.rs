@@ -23,12 +23,14 @@ struct Meta {
     online_at: i64,
 }
 
-/// Track `channel` as `nick` in `topic`; the reply is the room's presence state (JSON object).
+/// Track `channel` as `nick` in `topic`; the reply is the `presence_state` frame for that
+/// channel's join ref (shared with every channel of the same join ref: clients mostly use "3").
 #[derive(Debug)]
 pub(crate) struct Track {
     pub(crate) topic: Arc<str>,
     pub(crate) nick: String,
     pub(crate) channel: Pid,
+    pub(crate) join_ref: Option<String>,
 }
 
 #[derive(Default)]
@@ -38,6 +40,8 @@ struct RoomPresence {
     leaves: BTreeMap<String, Vec<Meta>>,
     /// `present` encoded as of the last diff.
     state: Option<Utf8Bytes>,
+    /// That state as `presence_state` frames, by join ref.
+    frames: HashMap<Option<String>, Utf8Bytes>,
 }
 
 struct Presence {
@@ -91,6 +95,7 @@ impl Presence {
             let mut state = String::new();
             encode_map(&mut state, &room.present);
             room.state = Some(state.into());
+            room.frames.clear();
             !room.present.is_empty()
         });
     }
@@ -139,8 +144,23 @@ impl Server for Presence {
             let mut s = String::new();
             encode_map(&mut s, &room.present);
             room.state = Some(s.into());
+            room.frames.clear();
         }
         let state = room.state.clone().unwrap_or_default();
+        let frame = room
+            .frames
+            .entry(t.join_ref.clone())
+            .or_insert_with(|| {
+                crate::chat::frame::encode(
+                    t.join_ref.as_deref(),
+                    None,
+                    &t.topic,
+                    "presence_state",
+                    state.as_str(),
+                )
+                .into()
+            })
+            .clone();
         room.present
             .entry(t.nick.clone())
             .or_default()
@@ -149,7 +169,7 @@ impl Server for Presence {
         self.channels
             .insert(t.channel, (t.topic, t.nick, phx_ref, mref));
         self.schedule_flush(ctx);
-        reply.send(state);
+        reply.send(frame);
         Flow::Continue
     }
 

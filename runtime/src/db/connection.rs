@@ -313,39 +313,43 @@ impl Runner<'_> {
         Duration::from_nanos(self.shared.latency_ns.load(Ordering::Relaxed))
     }
 
+    /// Runs a job; its query time is recorded before any of its callers is answered, so a
+    /// call that has returned is always in the metrics.
     fn run_job(&self, mut requests: Vec<Request>) {
         for r in &mut requests {
             r.stage = Stage::Dispatched;
         }
         let started = Instant::now();
         let count = requests.len() as u64;
+        let record = || self.shared.stats.query(started.elapsed(), count);
         if requests.len() == 1 && !requests[0].is_insert() {
             let request = requests.pop().expect("one request");
             if request.is_canceled() {
                 request.forget();
+                record();
                 return;
             }
-            self.run_one(request);
+            self.run_one(request, &record);
         } else {
-            self.insert_all(requests);
+            self.insert_all(requests, &record);
         }
-        self.shared.stats.query(started.elapsed(), count);
     }
 
-    fn run_one(&self, request: Request) {
+    fn run_one(&self, request: Request, record: &dyn Fn()) {
         let latency = self.latency();
         if let Err(stop) = self.ctl.pause(latency, || request.is_canceled()) {
             let err = self.ctl.stop_error(stop);
+            record();
             request.fail(err);
             return;
         }
         if let Some(Work::Run(job)) = request.take() {
-            job.run(self.conn, &|e| self.ctl.map_err(e, self.path));
+            job.run(self.conn, &|e| self.ctl.map_err(e, self.path), record);
         }
     }
 
     /// One transaction for every insert, each acknowledged only after `COMMIT`.
-    fn insert_all(&self, requests: Vec<Request>) {
+    fn insert_all(&self, requests: Vec<Request>, record: &dyn Fn()) {
         let mut pending: Vec<Insert> = Vec::with_capacity(requests.len());
         for r in requests {
             if r.is_canceled() {
@@ -357,9 +361,11 @@ impl Runner<'_> {
             }
         }
         if pending.is_empty() {
+            record();
             return;
         }
         let fail_all = |inserts: Vec<Insert>, err: DbError| {
+            record();
             for i in inserts {
                 let _ = i.reply.send(Err(err.duplicate()));
             }
@@ -418,6 +424,7 @@ impl Runner<'_> {
         }
         match self.conn.execute_batch("COMMIT") {
             Ok(()) => {
+                record();
                 for (insert, message) in stored {
                     let _ = insert.reply.send(Ok(message));
                 }

@@ -494,6 +494,11 @@ impl PoolProc {
             self.record(&request, now, CheckoutOutcome::Served);
             let index = self.idle.pop_front().expect("checked non-empty");
             self.dispatch(index, vec![request], insert, now);
+            // If that connection had just exited, the request is queued again: another
+            // idle connection takes it.
+            if !self.queue.is_empty() && !self.idle.is_empty() {
+                self.drain(now);
+            }
             return;
         }
         if !queue {

@@ -47,8 +47,14 @@ pub(crate) struct Insert {
 
 /// A `run` closure and its typed reply, behind a trait object so the pool need not know `T`.
 pub(crate) trait RunJob: Send {
-    /// Runs the closure; `map_err` turns a SQLite error into what the caller sees.
-    fn run(self: Box<Self>, conn: &Connection, map_err: &dyn Fn(rusqlite::Error) -> DbError);
+    /// Runs the closure; `map_err` turns a SQLite error into what the caller sees, and
+    /// `before_reply` runs after the work and before the caller is answered.
+    fn run(
+        self: Box<Self>,
+        conn: &Connection,
+        map_err: &dyn Fn(rusqlite::Error) -> DbError,
+        before_reply: &dyn Fn(),
+    );
     fn fail(self: Box<Self>, err: DbError);
     fn is_canceled(&self) -> bool;
 }
@@ -63,13 +69,19 @@ where
     T: Send + 'static,
     F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &Connection, map_err: &dyn Fn(rusqlite::Error) -> DbError) {
+    fn run(
+        self: Box<Self>,
+        conn: &Connection,
+        map_err: &dyn Fn(rusqlite::Error) -> DbError,
+        before_reply: &dyn Fn(),
+    ) {
         let RunReq { f, reply } = *self;
         let result = match catch_unwind(AssertUnwindSafe(|| f(conn))) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(map_err(e)),
             Err(payload) => Err(DbError::Panicked(panic_text(&*payload))),
         };
+        before_reply();
         let _ = reply.send(result);
     }
 
