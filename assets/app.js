@@ -189,7 +189,12 @@ const presence = new Presence();
 let socket = null;
 let channel = null;
 
+// Every state the badge has shown, oldest first (tests read it; it is cheap).
+const badgeHistory = [];
+window.badgeHistory = badgeHistory;
+
 function setBadge(kind, text) {
+  badgeHistory.push(text);
   const badge = $("badge");
   badge.className = "badge " + kind;
   badge.textContent = text;

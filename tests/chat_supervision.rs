@@ -104,3 +104,23 @@ fn shutdown_closes_sockets_with_1001() {
         other => panic!("expected 1001, got {other:?}"),
     }
 }
+
+#[test]
+fn a_client_that_goes_away_leaves_no_channel_behind() {
+    let s = Server::start();
+    let mut c = s.connect();
+    c.join_ok("room:lobby", "ada");
+    c.join_ok("room:other", "ada");
+    assert_eq!(pids_of(&s, Kind::Channel, "room:").len(), 2);
+    c.ws.close(None).unwrap();
+    let _ = c.ended();
+    wait_until("its channels are gone", || {
+        pids_of(&s, Kind::Channel, "room:").is_empty()
+    });
+    wait_until("its socket is gone", || {
+        s.rt.process_table().iter().all(|r| r.kind != Kind::Socket)
+    });
+    wait_until("nothing stays subscribed", || {
+        s.rt.subscriber_count("room:lobby") == 0
+    });
+}

@@ -8,11 +8,26 @@
 import { chromium } from "playwright-core";
 import { Socket } from "phoenix";
 import WebSocket from "ws";
+import readline from "node:readline";
 
 const [httpUrl, wsUrl, screenshot] = process.argv.slice(2);
 const TIMEOUT_MS = 20000;
 
 function fail(msg) { console.error("FAIL " + msg); process.exit(1); }
+
+// Asks the Rust test to do something to the server's processes and waits for its answer.
+const input = readline.createInterface({ input: process.stdin });
+const answers = [];
+let waiting = null;
+input.on("line", (l) => { if (waiting) { const w = waiting; waiting = null; w(l); } else answers.push(l); });
+function waitForLine(request) {
+  console.log(request);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("no answer to " + request)), TIMEOUT_MS);
+    const done = (l) => { clearTimeout(t); resolve(l); };
+    if (answers.length) done(answers.shift()); else waiting = done;
+  });
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -65,9 +80,30 @@ try {
   await page.waitForFunction(() => [...document.querySelectorAll("#messages li .body")].some((b) => b.textContent === "hi bob"));
   console.log("STEP bob got the page's message");
 
+  // What a learner sees when processes die: kill the page's socket, then crash its channel.
+  socket.disconnect();
+  let seen = await page.evaluate(() => window.badgeHistory.length);
+  await waitForLine("KILL socket");
+  await page.waitForFunction((from) => {
+    const h = window.badgeHistory.slice(from);
+    const r = h.findIndex((t) => t.startsWith("reconnecting (attempt"));
+    return r >= 0 && h.slice(r).includes("rejoined");
+  }, seen);
+  console.log("STEP the badge followed the socket kill: reconnecting, then rejoined");
+  seen = await page.evaluate(() => window.badgeHistory.length);
+  await waitForLine("KILL channel room:browser");
+  await page.waitForFunction((from) => {
+    const h = window.badgeHistory.slice(from);
+    const r = h.findIndex((t) => t.startsWith("rejoining (attempt"));
+    return r >= 0 && h.slice(r).includes("rejoined");
+  }, seen);
+  console.log("STEP the badge followed the channel crash: rejoining, then rejoined");
+  await page.fill("#body", "still here");
+  await page.click("#send");
+  await page.waitForFunction(() => [...document.querySelectorAll("#messages li .body")].some((b) => b.textContent === "still here"));
+
   if (screenshot) await page.screenshot({ path: screenshot });
   if (errors.length) fail("page errors: " + errors.join("; "));
-  socket.disconnect();
   console.log("PASS");
 } catch (e) {
   fail(e.stack || String(e));

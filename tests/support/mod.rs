@@ -244,3 +244,86 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// The folder of the Node scripts and their locked npm packages.
+pub fn js_dir() -> &'static std::path::Path {
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js"))
+}
+
+/// Runs `node tests/js/<script> <args>`: when it prints `KILL <what>`, does that to the server's
+/// processes and answers on its stdin; passes when it exits 0 with `PASS` as its last line.
+/// Fails, never skips, when Node or the npm packages are missing.
+pub fn run_node(s: &Server, script: &str, args: &[&str]) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    assert!(
+        js_dir().join("node_modules/phoenix").is_dir(),
+        "tests/js/node_modules is missing: run ./scripts/test, which installs the locked npm packages"
+    );
+    let mut child = Command::new("node")
+        .arg(js_dir().join(script))
+        .args(args)
+        .current_dir(js_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node must be installed to run the JavaScript tests");
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stdout.lines() {
+        let line = line.expect("read the script's output");
+        seen.push(line.clone());
+        if let Some(what) = line.strip_prefix("KILL ") {
+            kill(s, what);
+            writeln!(stdin, "done").unwrap();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "{script} {args:?} did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    let _ = Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+    assert!(
+        status.success() && seen.last().map(String::as_str) == Some("PASS"),
+        "{script} {args:?} failed:\n{}\n{err}",
+        seen.join("\n")
+    );
+}
+
+/// `channel <topic>` crashes that channel, `socket` kills the one socket, `room <topic>` kills
+/// the room.
+fn kill(s: &Server, what: &str) {
+    use crashcourse_runtime::Kind;
+    // Waits until exactly one process matches (a client that just left may still be going).
+    let only = |kind: Kind, label: Option<&str>| {
+        let mut found = None;
+        wait_until(&format!("exactly one {kind:?} {label:?}"), || {
+            let all: Vec<_> =
+                s.rt.process_table()
+                    .into_iter()
+                    .filter(|r| r.kind == kind && label.is_none_or(|l| r.display_name() == l))
+                    .collect();
+            found = (all.len() == 1).then(|| all[0].pid);
+            found.is_some()
+        });
+        found.expect("checked above")
+    };
+    if let Some(topic) = what.strip_prefix("channel ") {
+        let label = format!("channel {topic}");
+        s.rt.crash(only(Kind::Channel, Some(&label))).unwrap();
+    } else if what == "socket" {
+        s.rt.kill(only(Kind::Socket, None)).unwrap();
+    } else if let Some(topic) = what.strip_prefix("room ") {
+        s.rt.kill(s.rt.whereis(topic).expect("the room runs"))
+            .unwrap();
+    } else {
+        panic!("unknown kill request {what}");
+    }
+}

@@ -215,6 +215,11 @@ async fn run(ctx: Ctx, shared: Arc<ChatShared>, stream: Async<TcpStream>) -> Exi
         idle,
     };
     let (code, reason, exit) = Box::pin(socket.serve()).await;
+    // A normal exit would not take the linked channels down: stop them explicitly, as Phoenix
+    // stops a transport's channels when the connection goes.
+    for joined in socket.channels.values() {
+        socket.ctx.exit(joined.channel, ExitReason::Shutdown);
+    }
     Box::pin(socket.close(code, &reason)).await;
     exit
 }
