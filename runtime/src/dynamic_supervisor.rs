@@ -24,12 +24,12 @@ use std::time::Duration;
 
 use crate::ctx::Received;
 use crate::mailbox::Msg;
-use crate::observe::EventKind;
 use crate::process::{Kind, Pid, SpawnError, SpawnOpts};
 use crate::server::{self, CallError, CallMsg};
 use crate::signal::{Exit, ExitReason};
 use crate::supervisor::{
-    is_from_owner, terminate, Child, ChildSpec, Intensity, RestartWindow, Shutdown,
+    announce_escalation, is_from_owner, terminate, Child, ChildSpec, Intensity, RestartWindow,
+    Shutdown,
 };
 use crate::{Ctx, Handle};
 
@@ -269,23 +269,7 @@ impl DynSup {
         }
         loop {
             if self.window.add() {
-                let intensity = self.window.intensity();
-                let restarts = self.window.in_period();
-                let events = &self.ctx.handle().0.events;
-                events.push(
-                    self.ctx.pid(),
-                    EventKind::IntensityExceeded {
-                        restarts,
-                        max_restarts: intensity.max_restarts,
-                        period: intensity.period,
-                    },
-                );
-                events.push(
-                    self.ctx.pid(),
-                    EventKind::Escalated {
-                        to: self.ctx.parent(),
-                    },
-                );
+                announce_escalation(&self.ctx, &mut self.window);
                 self.terminate_all().await;
                 return Err(ExitReason::Shutdown);
             }

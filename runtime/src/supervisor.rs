@@ -458,20 +458,22 @@ pub fn start(handle: &Handle, opts: SpawnOpts, spec: SupervisorSpec) -> Result<P
     Ok(sup)
 }
 
+async fn call(
+    handle: &Handle,
+    sup: Pid,
+    request: SupervisorCall,
+    timeout: Duration,
+) -> Result<SupervisorReply, CallError> {
+    server::call_raw::<SupervisorCall, SupervisorReply>(handle, sup, request, timeout).await
+}
+
 /// The children of a supervisor (or dynamic supervisor).
 pub async fn which_children(
     handle: &Handle,
     sup: Pid,
     timeout: Duration,
 ) -> Result<Vec<ChildInfo>, CallError> {
-    match server::call_raw::<SupervisorCall, SupervisorReply>(
-        handle,
-        sup,
-        SupervisorCall::WhichChildren,
-        timeout,
-    )
-    .await?
-    {
+    match call(handle, sup, SupervisorCall::WhichChildren, timeout).await? {
         SupervisorReply::Children(c) => Ok(c),
         _ => Err(CallError::NoReply(sup)),
     }
@@ -484,14 +486,7 @@ pub async fn start_child(
     spec: ChildSpec,
     timeout: Duration,
 ) -> Result<Result<Pid, String>, CallError> {
-    match server::call_raw::<SupervisorCall, SupervisorReply>(
-        handle,
-        sup,
-        SupervisorCall::StartChild(spec),
-        timeout,
-    )
-    .await?
-    {
+    match call(handle, sup, SupervisorCall::StartChild(spec), timeout).await? {
         SupervisorReply::Started(r) => Ok(r),
         _ => Err(CallError::NoReply(sup)),
     }
@@ -504,7 +499,7 @@ pub async fn terminate_child(
     id: &str,
     timeout: Duration,
 ) -> Result<Result<(), String>, CallError> {
-    match server::call_raw::<SupervisorCall, SupervisorReply>(
+    match call(
         handle,
         sup,
         SupervisorCall::TerminateChild(id.into()),
@@ -524,7 +519,7 @@ pub async fn restart_child(
     id: &str,
     timeout: Duration,
 ) -> Result<Result<(), String>, CallError> {
-    match server::call_raw::<SupervisorCall, SupervisorReply>(
+    match call(
         handle,
         sup,
         SupervisorCall::RestartChild(id.into()),
@@ -535,6 +530,23 @@ pub async fn restart_child(
         SupervisorReply::Done(r) => Ok(r),
         _ => Err(CallError::NoReply(sup)),
     }
+}
+
+/// Records that the supervisor behind `ctx` went over its intensity and passes the failure on
+/// to its own supervisor.
+pub(crate) fn announce_escalation(ctx: &Ctx, window: &mut RestartWindow) {
+    let intensity = window.intensity();
+    let restarts = window.in_period();
+    let events = &ctx.handle().0.events;
+    events.push(
+        ctx.pid(),
+        EventKind::IntensityExceeded {
+            restarts,
+            max_restarts: intensity.max_restarts,
+            period: intensity.period,
+        },
+    );
+    events.push(ctx.pid(), EventKind::Escalated { to: ctx.parent() });
 }
 
 /// Whether an exit signal comes from whoever owns the supervisor: its parent, or the outside.
@@ -805,23 +817,7 @@ impl Sup {
 
     /// Over the intensity: stop everything and exit with `shutdown`.
     async fn give_up(&mut self) -> ExitReason {
-        let intensity = self.window.intensity();
-        let restarts = self.window.in_period();
-        let events = &self.ctx.handle().0.events;
-        events.push(
-            self.ctx.pid(),
-            EventKind::IntensityExceeded {
-                restarts,
-                max_restarts: intensity.max_restarts,
-                period: intensity.period,
-            },
-        );
-        events.push(
-            self.ctx.pid(),
-            EventKind::Escalated {
-                to: self.ctx.parent(),
-            },
-        );
+        announce_escalation(&self.ctx, &mut self.window);
         self.terminate_all().await;
         ExitReason::Shutdown
     }
