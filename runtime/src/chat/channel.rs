@@ -161,62 +161,33 @@ async fn join_phase(ctx: &Ctx, join: Join) -> Result<Joined, ExitReason> {
             },
         );
     };
+    let refuse = |reason: &str| {
+        answer(false, error_reply(jr, msg_ref.as_deref(), &topic, reason));
+        ExitReason::Normal
+    };
     let nick = match params.get("nick") {
         Some(Value::String(n)) if valid_nick(n) => n.clone(),
         _ => {
-            answer(
-                false,
-                error_reply(
-                    jr,
-                    msg_ref.as_deref(),
-                    &topic,
-                    "invalid nick: it must be 1 to 32 printable characters",
-                ),
-            );
-            return Err(ExitReason::Normal);
+            return Err(refuse(
+                "invalid nick: it must be 1 to 32 printable characters",
+            ))
         }
     };
-    let room_name = topic.strip_prefix("room:").unwrap_or_default();
-    if !valid_room(room_name) {
-        answer(
-            false,
-            error_reply(jr, msg_ref.as_deref(), &topic, "invalid room name"),
-        );
-        return Err(ExitReason::Normal);
+    if !valid_room(topic.strip_prefix("room:").unwrap_or_default()) {
+        return Err(refuse("invalid room name"));
     }
+    // The room runs even without history: it sequences the room's broadcasts.
+    let room = match Box::pin(room::find_or_start(&h, &shared, &topic)).await {
+        Ok(room) => room,
+        Err(reason) => return Err(refuse(&reason)),
+    };
     let history = if shared.config.history {
-        let room = match Box::pin(room::find_or_start(&h, &shared, &topic)).await {
-            Ok(room) => room,
-            Err(reason) => {
-                answer(false, error_reply(jr, msg_ref.as_deref(), &topic, &reason));
-                return Err(ExitReason::Normal);
-            }
-        };
-        match Box::pin(server::call_raw::<GetHistory, Vec<StoredMessage>>(
-            &h, room, GetHistory, CALL,
-        ))
-        .await
-        {
+        let asked = server::call_raw::<GetHistory, Vec<StoredMessage>>(&h, room, GetHistory, CALL);
+        match Box::pin(asked).await {
             Ok(history) => Some(history),
-            Err(e) => {
-                answer(
-                    false,
-                    error_reply(
-                        jr,
-                        msg_ref.as_deref(),
-                        &topic,
-                        &format!("the room did not answer: {e}"),
-                    ),
-                );
-                return Err(ExitReason::Normal);
-            }
+            Err(e) => return Err(refuse(&format!("the room did not answer: {e}"))),
         }
     } else {
-        // Start the room even without history, so that broadcasts have their sequencer.
-        if let Err(reason) = Box::pin(room::find_or_start(&h, &shared, &topic)).await {
-            answer(false, error_reply(jr, msg_ref.as_deref(), &topic, &reason));
-            return Err(ExitReason::Normal);
-        }
         None
     };
     // Subscribe the socket before asking for the presence state, so no diff after it is lost.
