@@ -48,6 +48,9 @@ enum Which {
     /// 10,000 WebSocket clients in one room against `crashcourse serve` and the Node.js peer
     /// (shared/bench/node-chat-peer): connect+join time, memory per connection, broadcast latency.
     Chat,
+    /// The desktop app headless with 100,000 processes and 5,000 runtime events a second: the
+    /// UI thread's CPU time per frame over 300 frames (mean and p99).
+    Gui,
 }
 
 fn main() -> Result<()> {
@@ -78,6 +81,10 @@ fn main() -> Result<()> {
                 Which::Chat => {
                     let exe = std::env::current_exe()?;
                     bench::chat::run_all(quick, &exe, |line| println!("{line}"))
+                        .map_err(anyhow::Error::msg)?;
+                }
+                Which::Gui => {
+                    crashcourse_app::bench::run(quick, |line| println!("{line}"))
                         .map_err(anyhow::Error::msg)?;
                 }
             }

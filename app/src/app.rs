@@ -1,5 +1,5 @@
-//! The eframe app: owns the embedded runtime, the view-model world and its schedule, and the
-//! panels; runs the schedule, draws the panels, applies what they asked for.
+//! The eframe app: owns the embedded runtime, the chat server, the view-model world and its
+//! schedule, and the panels; runs the schedule, draws the panels, applies what they asked for.
 
 use std::time::{Duration, Instant};
 
@@ -9,73 +9,159 @@ use crashcourse_runtime::{Handle, Pid, Runtime};
 use eframe::egui;
 
 use crate::panels::{
-    Inspector, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, TimelinePanel, View,
+    Dashboard, Inspector, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, Tab,
+    TimelinePanel, View, WarningsPanel,
 };
+use crate::persist::{self, Persisted};
 use crate::state::animation::Animating;
+use crate::state::chat::{self, ChatServer};
 use crate::state::commands::{self, Command, DemoConfig};
-use crate::state::components::{FrameClock, Notice, TopSupervisor};
+use crate::state::components::{Notice, Selection, Subsystem, TopSupervisors};
 use crate::state::ingest::RuntimeLink;
+use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
 use crate::AppConfig;
 
 /// How often the window repaints while something animates.
 const ANIMATION_FRAME: Duration = Duration::from_millis(33);
 
-/// The Crashcourse app. Dropping it shuts its runtime down.
+/// A repaint at least this often, in case a wake-up from the observer was missed.
+const IDLE_FRAME: Duration = Duration::from_secs(5);
+
+/// How long the app looks for the process selected in the previous run.
+const RESTORE_FOR: Duration = Duration::from_secs(10);
+
+/// How long closing may take in all.
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
+
+/// Wall time of one frame's parts (what the `bench gui` breakdown reports).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FrameCosts {
+    /// Ingest, the ECS schedule, layout, animations.
+    pub view_model: Duration,
+    /// Drawing the panels into egui and applying their commands.
+    pub draw: Duration,
+}
+
+/// The Crashcourse app. Dropping it shuts the chat server and the runtime down, in order.
 pub struct CrashcourseApp {
     world: World,
     schedule: Schedule,
+    tab: Tab,
     tree: SupervisionTree,
     processes: ProcessTable,
     inspector: Inspector,
     timeline: TimelinePanel,
+    dashboard: Dashboard,
+    warnings: WarningsPanel,
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
-    // Last, so the world (and its handle) goes before the runtime shuts down.
-    runtime: Runtime,
+    /// The previous run's selection, looked for until found or given up.
+    restore: Option<(Vec<String>, Instant)>,
+    theme: egui::ThemePreference,
+    waker_set: bool,
+    /// Wall time of the last frame's view-model update and drawing.
+    costs: FrameCosts,
+    /// Taken at shutdown; the world (and its handles) goes first.
+    runtime: Option<Runtime>,
 }
 
 impl CrashcourseApp {
-    /// Starts the runtime (and the demo tree if asked); needs no window.
+    /// Starts the runtime, the chat server and the demo tree; needs no window.
     pub fn new(config: AppConfig) -> CrashcourseApp {
         let runtime = Runtime::start(config.runtime.clone());
         let polling = Polling {
             snapshot: config.snapshot_interval,
             metrics: config.metrics_interval,
         };
-        let mut world = state::build_world(runtime.handle(), polling);
+        let mut world = state::build_world(runtime.handle(), polling, config.chat.clone());
         world.insert_resource(DemoConfig {
             sessions: config.demo_sessions,
         });
+        let mut failures = Vec::new();
+        if let Err(message) = chat::start_chat(&mut world) {
+            failures.push(message);
+        }
         if config.start_demo {
             if let Err(message) = commands::start_demo(&mut world) {
-                world.resource_mut::<Notice>().0 =
-                    Some((format!("the demo did not start: {message}"), Instant::now()));
+                failures.push(message);
             }
+        }
+        if !failures.is_empty() {
+            world.resource_mut::<Notice>().0 = Some((failures.join("; "), Instant::now()));
         }
         CrashcourseApp {
             world,
             schedule: state::build_schedule(),
+            tab: Tab::default(),
             tree: SupervisionTree::default(),
             processes: ProcessTable::default(),
             inspector: Inspector,
             timeline: TimelinePanel,
+            dashboard: Dashboard::default(),
+            warnings: WarningsPanel,
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
-            runtime,
+            restore: None,
+            theme: egui::ThemePreference::System,
+            waker_set: false,
+            costs: FrameCosts::default(),
+            runtime: Some(runtime),
         }
     }
 
-    /// A handle on the embedded runtime.
-    pub fn handle(&self) -> Handle {
-        self.runtime.handle()
+    /// Takes back what the previous run kept: tab, theme, dashboard window, selection.
+    pub fn restore(&mut self, persisted: Persisted, ctx: &egui::Context) {
+        self.tab = persisted.tab;
+        self.theme = persisted.theme;
+        ctx.set_theme(persisted.theme);
+        self.dashboard.window = persisted.window;
+        self.tree.zoom = persisted.tree_zoom.unwrap_or(1.0);
+        if !persisted.selection.is_empty() {
+            self.restore = Some((persisted.selection, Instant::now() + RESTORE_FOR));
+        }
     }
 
-    /// The top supervisor the app started, if any.
-    pub fn top_supervisor(&self) -> Option<Pid> {
-        self.world.resource::<TopSupervisor>().pid
+    /// What the next run should start with.
+    pub fn persisted(&self) -> Persisted {
+        let selection = self
+            .world
+            .resource::<Selection>()
+            .pid
+            .map(|pid| persist::label_path(&self.world, pid))
+            .unwrap_or_default();
+        Persisted {
+            tab: self.tab,
+            theme: self.theme,
+            window: self.dashboard.window,
+            selection,
+            tree_zoom: Some(self.tree.zoom),
+        }
+    }
+
+    /// A handle on the embedded runtime (shut down after [`shutdown`](Self::shutdown)).
+    pub fn handle(&self) -> Handle {
+        self.world.resource::<RuntimeLink>().handle.clone()
+    }
+
+    /// The top supervisor of `subsystem`, if it was started.
+    pub fn top_supervisor(&self, subsystem: Subsystem) -> Option<Pid> {
+        self.world
+            .resource::<TopSupervisors>()
+            .get(subsystem)
+            .and_then(|t| t.pid)
+    }
+
+    /// The chat page's URL, while the chat server runs.
+    pub fn chat_url(&self) -> Option<String> {
+        self.world.resource::<ChatServer>().http_url.clone()
+    }
+
+    /// The chat server's WebSocket address, while it runs.
+    pub fn chat_ws_addr(&self) -> Option<std::net::SocketAddr> {
+        self.world.resource::<ChatServer>().ws_addr
     }
 
     /// The view model, for tests and tools that read it.
@@ -83,9 +169,23 @@ impl CrashcourseApp {
         &self.world
     }
 
-    /// Runs the view-model systems once: ingest events, snapshot if due, lay out, animate.
+    /// The central tab shown.
+    pub fn tab(&self) -> Tab {
+        self.tab
+    }
+
+    /// Runs the view-model systems once: ingest events and the observer's news, lay out,
+    /// animate.
     pub fn update_view_model(&mut self) {
-        state::run_frame(&mut self.world, &mut self.schedule, Instant::now());
+        let start = Instant::now();
+        state::run_frame(&mut self.world, &mut self.schedule, start);
+        self.restore_selection();
+        self.costs.view_model = start.elapsed();
+    }
+
+    /// What the last frame cost, by part.
+    pub fn frame_costs(&self) -> FrameCosts {
+        self.costs
     }
 
     /// Applies a command as if a panel had sent it.
@@ -93,8 +193,24 @@ impl CrashcourseApp {
         commands::apply(&mut self.world, command);
     }
 
+    /// Selects the process at the previous run's selection path once it appears.
+    fn restore_selection(&mut self) {
+        let Some((path, until)) = &self.restore else {
+            return;
+        };
+        if Instant::now() > *until || self.world.resource::<Selection>().pid.is_some() {
+            self.restore = None;
+            return;
+        }
+        if let Some(pid) = persist::find_by_path(&self.world, path) {
+            self.restore = None;
+            commands::apply(&mut self.world, Command::Select(pid));
+        }
+    }
+
     /// Draws every panel into `ui` and applies what they asked for.
     pub fn draw(&mut self, ui: &mut egui::Ui) {
+        let start = Instant::now();
         let world = &self.world;
         let commands = &mut self.commands;
         egui::Panel::bottom("status bar").show(ui, |ui| self.status.ui(ui, world, commands));
@@ -108,7 +224,7 @@ impl CrashcourseApp {
         }
         egui::Panel::left("supervision tree")
             .resizable(true)
-            .default_size(300.0)
+            .default_size(340.0)
             .show(ui, |ui| self.tree.ui(ui, world, commands));
         egui::Panel::right("inspector")
             .resizable(true)
@@ -116,37 +232,102 @@ impl CrashcourseApp {
             .show(ui, |ui| self.inspector.ui(ui, world, commands));
         egui::Panel::bottom("timeline")
             .resizable(true)
-            .min_size(140.0)
-            .default_size(220.0)
+            .min_size(120.0)
+            .default_size(200.0)
             .show(ui, |ui| self.timeline.ui(ui, world, commands));
-        egui::CentralPanel::default().show(ui, |ui| self.processes.ui(ui, world, commands));
+        egui::CentralPanel::default().show(ui, |ui| {
+            let warnings = world.resource::<Warnings>().active_kinds();
+            ui.horizontal(|ui| {
+                for (tab, title) in [
+                    (Tab::Processes, "Processes".to_string()),
+                    (Tab::Dashboard, "Dashboard".to_string()),
+                    (Tab::Warnings, format!("Warnings ({warnings})")),
+                ] {
+                    let mut text = egui::RichText::new(title).strong();
+                    if tab == Tab::Warnings && warnings > 0 {
+                        text = text.color(crate::panels::warn_color(ui.visuals()));
+                    }
+                    if ui.selectable_label(self.tab == tab, text).clicked() {
+                        self.tab = tab;
+                    }
+                }
+            });
+            ui.separator();
+            match self.tab {
+                Tab::Processes => self.processes.ui(ui, world, commands),
+                Tab::Dashboard => self.dashboard.ui(ui, world, commands),
+                Tab::Warnings => self.warnings.ui(ui, world, commands),
+            }
+        });
 
         let acted = !self.commands.is_empty();
         for command in std::mem::take(&mut self.commands) {
             commands::apply(&mut self.world, command);
         }
+        let theme = ui.ctx().options(|o| o.theme_preference);
+        self.theme = theme;
         self.schedule_repaint(ui.ctx(), acted);
+        self.costs.draw = start.elapsed();
     }
 
-    /// Repaints soon after a command or while animating; otherwise only when the next
-    /// snapshot is due, so an idle system costs ten cheap frames a second.
+    /// Repaints at once after a command, at animation rate while something animates, and
+    /// otherwise only when the observer says something changed (it wakes the window itself).
     fn schedule_repaint(&self, ctx: &egui::Context, acted: bool) {
         if acted || self.world.resource::<RuntimeLink>().behind {
             ctx.request_repaint();
         } else if self.world.resource::<Animating>().0 {
             ctx.request_repaint_after(ANIMATION_FRAME);
         } else {
-            ctx.request_repaint_after(self.world.resource::<FrameClock>().snapshot_interval());
+            ctx.request_repaint_after(IDLE_FRAME);
         }
+    }
+
+    /// Stops everything in order within `limit`: the chat server (listener, sockets, rooms,
+    /// pool, presence, pub/sub), the observer thread, then every remaining process and the
+    /// runtime's threads. True if the chat server stopped in time. Idempotent.
+    pub fn shutdown(&mut self, limit: Duration) -> bool {
+        let Some(runtime) = self.runtime.take() else {
+            return true;
+        };
+        let start = Instant::now();
+        // Leave the runtime's own shutdown (which waits up to 2 s for processes) its share.
+        let chat_limit = limit.saturating_sub(Duration::from_millis(2500));
+        let in_time = chat::stop_chat(&mut self.world, chat_limit.max(Duration::from_millis(500)));
+        self.world.resource_mut::<RuntimeLink>().observer.stop();
+        runtime.shutdown();
+        drop(runtime);
+        in_time && start.elapsed() <= limit
+    }
+}
+
+impl Drop for CrashcourseApp {
+    fn drop(&mut self) {
+        self.shutdown(SHUTDOWN_LIMIT);
     }
 }
 
 impl eframe::App for CrashcourseApp {
-    fn logic(&mut self, _ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if !self.waker_set {
+            let ctx = ctx.clone();
+            self.world
+                .resource::<RuntimeLink>()
+                .observer
+                .set_waker(move || ctx.request_repaint());
+            self.waker_set = true;
+        }
         self.update_view_model();
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.draw(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.persisted());
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.shutdown(SHUTDOWN_LIMIT);
     }
 }

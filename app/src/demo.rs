@@ -1,8 +1,9 @@
-//! The demo supervision tree the app starts until the chat server exists: something small but
-//! real to kill, crash and watch come back.
+//! The demo supervision tree the app starts beside the chat server: something small to kill,
+//! crash and watch come back without disturbing anyone's chat, and the place to try restart
+//! intensity and escalation.
 //!
 //! ```text
-//! crashcourse            supervisor, one_for_one, 3 restarts in 5 s
+//! demo                   supervisor, one_for_one, 3 restarts in 5 s
 //! ├── workers            supervisor, one_for_one, 3 restarts in 5 s
 //! │   ├── worker 1..3    permanent workers that wait for messages
 //! ├── counter            a server that counts its own ticks and shows its state
@@ -22,7 +23,7 @@ use crashcourse_runtime::supervisor::{
 use crashcourse_runtime::{Ctx, ExitReason, Handle, Kind, Msg, Pid, SpawnOpts};
 
 /// The label of the demo's top supervisor.
-pub const TOP_LABEL: &str = "crashcourse";
+pub const TOP_LABEL: &str = "demo";
 
 /// How often the counter ticks.
 const TICK: Duration = Duration::from_secs(1);

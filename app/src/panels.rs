@@ -1,12 +1,14 @@
 //! The panels: each draws one part of the view model and hands back [`Command`]s. None of
 //! them touches the runtime; they see only the [`World`].
 
+pub mod dashboard;
 pub mod inspector;
 pub mod processes;
 pub mod status;
 pub mod stopped;
 pub mod timeline;
 pub mod tree;
+pub mod warnings;
 
 use std::time::Duration;
 
@@ -17,12 +19,23 @@ use eframe::egui::{self, Color32};
 use crate::state::commands::Command;
 use crate::state::components::{Identity, PidIndex, ProcessStatus};
 
+pub use dashboard::Dashboard;
 pub use inspector::Inspector;
 pub use processes::ProcessTable;
 pub use status::StatusBar;
 pub use stopped::StoppedBanner;
 pub use timeline::TimelinePanel;
 pub use tree::SupervisionTree;
+pub use warnings::WarningsPanel;
+
+/// The views that share the middle of the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Tab {
+    #[default]
+    Processes,
+    Dashboard,
+    Warnings,
+}
 
 /// A panel: draws from the world, asks for changes through `commands`.
 pub trait View {
@@ -37,7 +50,10 @@ pub fn kind_color(kind: Kind, visuals: &egui::Visuals) -> Color32 {
         Kind::DynamicSupervisor => pick(dark, (190, 150, 255), (110, 60, 190)),
         Kind::Server => pick(dark, (90, 210, 190), (0, 130, 110)),
         Kind::Worker => visuals.text_color(),
-        _ => pick(dark, (230, 190, 100), (150, 100, 0)),
+        Kind::Socket | Kind::Channel => pick(dark, (150, 200, 255), (20, 100, 170)),
+        Kind::Room | Kind::Presence | Kind::PubSub => pick(dark, (240, 160, 210), (170, 40, 120)),
+        Kind::Pool | Kind::PoolConnection => pick(dark, (230, 190, 100), (150, 100, 0)),
+        Kind::Http => pick(dark, (180, 200, 140), (80, 110, 20)),
     }
 }
 

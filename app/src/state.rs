@@ -1,35 +1,53 @@
 //! The view model: a `bevy_ecs` [`World`] with one entity per process, and the [`Schedule`]
 //! of systems that keep it in step with the runtime, run once per frame.
 //!
-//! Data flows one way: the runtime's event stream and process-table snapshots are ingested
-//! here; panels read the world and return [`commands::Command`]s; the app applies those to the
-//! runtime, and their effects come back through the same stream.
+//! Data flows one way: the runtime's event stream (read each frame, in bounded batches) and
+//! the [`observer`] thread's process-table diffs and metrics samples are ingested here; panels
+//! read the world and return [`commands::Command`]s; the app applies those to the runtime, and
+//! their effects come back through the same stream.
+//!
+//! Nothing a frame does costs in proportion to the number of processes: snapshots and metrics
+//! (which walk every process) happen on the observer thread, only what changed reaches the
+//! world, the tree index is kept up to date from component changes, and the tree's layout
+//! costs the rows it shows.
 
 pub mod animation;
+pub mod chat;
 pub mod commands;
 pub mod components;
 pub mod history;
 pub mod ingest;
 pub mod layout;
+pub mod observer;
+pub mod timeline;
+pub mod warnings;
 
 use std::time::{Duration, Instant};
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
+use crashcourse_runtime::chat::ChatConfig;
 use crashcourse_runtime::Handle;
 
 use animation::{decay_animations, Animating, Flash};
+use chat::{ChatServer, ChatStats};
 use components::{
-    Counters, FrameClock, Identity, Inspected, Notice, Parentage, PidIndex, ProcessId,
-    ProcessStatus, RuntimeStats, Selection, SiblingOrder, SupervisorLoad, TopSupervisor,
+    Counters, FrameClock, Identity, Inspected, Lingering, Notice, Parentage, PidIndex, ProcessId,
+    ProcessStatus, RuntimeStats, Selection, SiblingOrder, SupervisorLoad, TopSupervisors,
     ViewGeneration,
 };
-use history::Timeline;
+use history::{record_histories, Histories};
 use ingest::{
-    apply_process_snapshot, ingest_runtime_events, inspect_selected_process, metrics_due,
-    sample_runtime_metrics, snapshot_due, RuntimeLink,
+    apply_snapshot_diff, diff_arrived, ingest_runtime_events, inspect_selected_process,
+    inspection_due, read_connection_gauge, samples_arrived, take_observations,
+    update_runtime_stats, Observations, RuntimeLink,
 };
-use layout::{layout_supervision_tree, tree_dirty, TreeExpansion, TreeLayout};
+use layout::{
+    index_supervision_tree, layout_supervision_tree, tree_dirty, TreeExpansion, TreeIndex,
+    TreeLayout,
+};
+use timeline::Timeline;
+use warnings::{check_warnings, Warnings};
 
 /// The one schedule the app runs every frame.
 #[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
@@ -46,15 +64,18 @@ pub enum FrameSet {
     Animate,
 }
 
-/// Intervals the systems poll the runtime at.
+/// Intervals the view model polls the runtime at.
 #[derive(Clone, Copy, Debug)]
 pub struct Polling {
+    /// Process-table snapshots (on the observer thread) and `process_info` of the selection.
     pub snapshot: Duration,
+    /// Runtime, chat and pool metrics (on the observer thread), histories and warnings.
     pub metrics: Duration,
 }
 
-/// A world holding every resource the systems and panels use, linked to `handle`.
-pub fn build_world(handle: Handle, polling: Polling) -> World {
+/// A world holding every resource the systems and panels use, linked to `handle`; `chat` is
+/// the chat server's configuration (started later by [`chat::start_chat`]).
+pub fn build_world(handle: Handle, polling: Polling, chat: Option<ChatConfig>) -> World {
     let mut world = World::new();
     // Registered up front so panels can query from `&World` before the first process appears.
     world.register_component::<ProcessId>();
@@ -65,15 +86,23 @@ pub fn build_world(handle: Handle, polling: Polling) -> World {
     world.register_component::<Counters>();
     world.register_component::<SupervisorLoad>();
     world.register_component::<Flash>();
-    world.insert_resource(RuntimeLink::new(handle));
-    world.insert_resource(FrameClock::new(Instant::now(), polling));
+    world.register_component::<Lingering>();
+    let now = Instant::now();
+    world.insert_resource(RuntimeLink::new(handle, polling));
+    world.insert_resource(FrameClock::new(now, polling));
+    world.insert_resource(ChatServer::new(chat));
+    world.insert_resource(Histories::new(now));
+    world.init_resource::<ChatStats>();
+    world.init_resource::<Observations>();
     world.init_resource::<PidIndex>();
     world.init_resource::<RuntimeStats>();
     world.init_resource::<Selection>();
     world.init_resource::<Inspected>();
-    world.init_resource::<TopSupervisor>();
+    world.init_resource::<TopSupervisors>();
     world.init_resource::<Timeline>();
+    world.init_resource::<Warnings>();
     world.init_resource::<TreeExpansion>();
+    world.init_resource::<TreeIndex>();
     world.init_resource::<TreeLayout>();
     world.init_resource::<ViewGeneration>();
     world.init_resource::<Notice>();
@@ -87,19 +116,26 @@ pub fn build_schedule() -> Schedule {
     schedule.configure_sets((FrameSet::Ingest, FrameSet::Layout, FrameSet::Animate).chain());
     schedule.add_systems(
         (
+            take_observations,
             ingest_runtime_events,
-            apply_process_snapshot.run_if(snapshot_due),
-            sample_runtime_metrics.run_if(metrics_due),
+            apply_snapshot_diff.run_if(diff_arrived),
+            read_connection_gauge,
+            (update_runtime_stats, record_histories, check_warnings)
+                .chain()
+                .run_if(samples_arrived),
             inspect_selected_process
-                // Eager, so the change check sees every frame, not only those without a snapshot.
-                .run_if(snapshot_due.or_eager(resource_changed::<Selection>)),
+                // Eager, so the change check sees every frame, not only those without a poll.
+                .run_if(inspection_due.or_eager(resource_changed::<Selection>)),
         )
             .chain()
             .in_set(FrameSet::Ingest),
     );
     schedule.add_systems(
-        layout_supervision_tree
-            .run_if(tree_dirty)
+        (
+            index_supervision_tree,
+            layout_supervision_tree.run_if(tree_dirty),
+        )
+            .chain()
             .in_set(FrameSet::Layout),
     );
     schedule.add_systems(decay_animations.in_set(FrameSet::Animate));

@@ -440,7 +440,9 @@ fn watchdog_loop(shared: Arc<Shared>) {
     // The poll start last reported for each worker, so each hog is named once while it runs.
     let mut reported = vec![0u64; shared.stats.len()];
     while !shared.stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(2));
+        // Often enough to name a hog within a few milliseconds of crossing LONG_POLL, rarely
+        // enough to cost nothing when idle.
+        std::thread::sleep(Duration::from_millis(4));
         let now = shared.now_ns();
         for (i, stats) in shared.stats.iter().enumerate() {
             let start = stats.poll_start_ns.load(Ordering::Acquire);

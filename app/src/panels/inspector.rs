@@ -23,7 +23,9 @@ impl View for Inspector {
             return;
         };
         let Some(info) = &world.resource::<Inspected>().0 else {
-            ui.label(format!("{pid} is gone and no longer remembered."));
+            ui.label(format!(
+                "{pid} is gone, and the runtime no longer remembers it."
+            ));
             return;
         };
         let visuals = ui.visuals().clone();
@@ -207,7 +209,8 @@ impl View for Inspector {
                         ui.weak("never restarted");
                     }
                     for past in info.restart_history.iter().rev() {
-                        ui.horizontal(|ui| {
+                        // Wrapped: a long panic message must not widen the panel.
+                        ui.horizontal_wrapped(|ui| {
                             ui.monospace(format!("{:>8.2}s", past.at.as_secs_f32()));
                             ui.monospace(past.pid.to_string());
                             ui.colored_label(crash_color(&visuals), past.reason.to_string());

@@ -1,5 +1,6 @@
 //! The status bar: is the runtime up, how many processes, how much memory, how many messages
-//! per second, and how busy each scheduler is.
+//! per second, how busy each scheduler is; where the chat server listens (a click opens it in
+//! the browser), how many connections it has, and what the database check said.
 
 use std::time::Duration;
 
@@ -7,8 +8,9 @@ use bevy_ecs::world::World;
 use eframe::egui::{self, RichText};
 
 use super::{crash_color, format_bytes, ok_color, warn_color, View};
+use crate::state::chat::{ChatServer, ChatStats};
 use crate::state::commands::Command;
-use crate::state::components::{FrameClock, Notice, RuntimeStats};
+use crate::state::components::{FrameClock, Notice, RuntimeStats, Subsystem, TopSupervisors};
 
 /// How long a notice about a failed command stays up.
 const NOTICE_FOR: Duration = Duration::from_secs(6);
@@ -18,7 +20,7 @@ const NOTICE_FOR: Duration = Duration::from_secs(6);
 pub struct StatusBar;
 
 impl View for StatusBar {
-    fn ui(&mut self, ui: &mut egui::Ui, world: &World, _commands: &mut Vec<Command>) {
+    fn ui(&mut self, ui: &mut egui::Ui, world: &World, commands: &mut Vec<Command>) {
         let stats = world.resource::<RuntimeStats>();
         let visuals = ui.visuals().clone();
         ui.horizontal_wrapped(|ui| {
@@ -54,6 +56,7 @@ impl View for StatusBar {
             }
             ui.separator();
             ui.label(format!("run queue: {}", stats.run_queue));
+            chat_status(ui, world, commands);
             if stats.not_yielding > 0 {
                 ui.separator();
                 ui.label(
@@ -78,6 +81,53 @@ impl View for StatusBar {
                     ui.label(RichText::new(message).color(warn_color(&visuals)));
                 }
             }
+            ui.separator();
+            egui::widgets::global_theme_preference_buttons(ui);
         });
+    }
+}
+
+/// Where the chat server listens, its connections and its database.
+fn chat_status(ui: &mut egui::Ui, world: &World, commands: &mut Vec<Command>) {
+    let server = world.resource::<ChatServer>();
+    if server.config.is_none() {
+        return;
+    }
+    let visuals = ui.visuals().clone();
+    ui.separator();
+    let stopped = world
+        .resource::<TopSupervisors>()
+        .get(Subsystem::Chat)
+        .is_none_or(|t| t.stopped.is_some());
+    match (&server.http_url, stopped) {
+        (Some(url), false) => {
+            ui.label("chat:");
+            let mut hover = format!("Open {url} in the browser");
+            if let Some(note) = &server.note {
+                hover = format!("{hover}\n{note}");
+            }
+            if ui.link(url).on_hover_text(hover).clicked() {
+                commands.push(Command::OpenUrl(url.clone()));
+            }
+            if server.note.is_some() {
+                ui.label(RichText::new("(free port)").small().weak());
+            }
+        }
+        _ => {
+            ui.label(RichText::new("chat server stopped").color(crash_color(&visuals)));
+        }
+    }
+    ui.separator();
+    let chat = world.resource::<ChatStats>();
+    ui.label(format!("connections: {}", chat.connections))
+        .on_hover_text("Open WebSocket connections: one socket process each");
+    if let Some(storage) = &server.storage {
+        ui.separator();
+        if server.storage_alarming {
+            ui.label(RichText::new("⚠ database moved aside").color(warn_color(&visuals)))
+                .on_hover_text(storage);
+        } else {
+            ui.label("database ok").on_hover_text(storage);
+        }
     }
 }

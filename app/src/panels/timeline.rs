@@ -7,7 +7,7 @@ use eframe::egui::{self, RichText};
 use super::{crash_color, ok_color, warn_color, View};
 use crate::state::commands::Command;
 use crate::state::components::Selection;
-use crate::state::history::{Notable, Timeline};
+use crate::state::timeline::{Notable, Timeline};
 
 /// The timeline panel.
 #[derive(Default)]
@@ -48,8 +48,13 @@ impl View for TimelinePanel {
                         ui.set_height(row_height);
                         ui.monospace(format!("{:>8.2}s", entry.at.as_secs_f32()));
                         ui.label(RichText::new(icon).color(color));
+                        // Truncated: a long reason must not push the panel wider than its place.
                         if ui
-                            .selectable_label(selected == Some(entry.pid), &entry.text)
+                            .add(
+                                egui::Button::selectable(selected == Some(entry.pid), &entry.text)
+                                    .truncate(),
+                            )
+                            .on_hover_text(&entry.text)
                             .clicked()
                         {
                             commands.push(Command::Select(entry.pid));

@@ -2,6 +2,8 @@
 //! restart intensity use, collapsible nodes, "+N" groups, a search that dims the rest, and a
 //! red flash where something crashed.
 
+use std::collections::HashMap;
+
 use bevy_ecs::world::World;
 use eframe::egui::{self, Color32, RichText, Shape};
 
@@ -11,15 +13,52 @@ use crate::state::commands::Command;
 use crate::state::components::{
     Counters, FrameClock, Identity, ProcessStatus, Selection, SupervisorLoad,
 };
-use crate::state::layout::{TreeLayout, TreeRow};
+use crate::state::layout::{GroupKey, TreeIndex, TreeLayout, TreeRow, GROUP_PAGE};
 
 /// Indentation per level.
 const INDENT: f32 = 16.0;
 
-/// The tree panel; remembers only its search text.
-#[derive(Default)]
+/// The zoom range of the tree.
+pub const ZOOM: std::ops::RangeInclusive<f32> = 0.5..=2.0;
+
+/// The tree panel: its search text, its zoom, and how many matches each folded group holds.
 pub struct SupervisionTree {
     search: String,
+    /// Text and row size relative to the rest of the window (Ctrl+scroll over the tree).
+    pub zoom: f32,
+    /// Matches inside folded groups, for (search, tree version).
+    matches: HashMap<(GroupKey, usize), usize>,
+    matches_for: Option<(String, u64)>,
+}
+
+impl Default for SupervisionTree {
+    fn default() -> Self {
+        SupervisionTree {
+            search: String::new(),
+            zoom: 1.0,
+            matches: HashMap::new(),
+            matches_for: None,
+        }
+    }
+}
+
+impl SupervisionTree {
+    /// How many of the folded children of `group` (after the first `shown`) match `needle`.
+    fn matches_in(&mut self, world: &World, group: GroupKey, shown: usize, needle: &str) -> usize {
+        let index = world.resource::<TreeIndex>();
+        let key = (needle.to_string(), index.changes);
+        if self.matches_for.as_ref() != Some(&key) {
+            self.matches.clear();
+            self.matches_for = Some(key);
+        }
+        *self.matches.entry((group, shown)).or_insert_with(|| {
+            index
+                .children_of(group)
+                .skip(shown)
+                .filter(|(_, e)| world.get::<Identity>(*e).is_some_and(|i| i.matches(needle)))
+                .count()
+        })
+    }
 }
 
 impl View for SupervisionTree {
@@ -34,7 +73,45 @@ impl View for SupervisionTree {
             )
             .labelled_by(label.id);
         });
+        ui.horizontal(|ui| {
+            ui.label("Zoom");
+            if ui
+                .small_button("-")
+                .on_hover_text("Smaller (Ctrl+scroll)")
+                .clicked()
+            {
+                self.zoom /= 1.25;
+            }
+            ui.monospace(format!("{:>3.0}%", self.zoom * 100.0));
+            if ui
+                .small_button("+")
+                .on_hover_text("Larger (Ctrl+scroll)")
+                .clicked()
+            {
+                self.zoom *= 1.25;
+            }
+            if (self.zoom - 1.0).abs() > 0.01 && ui.small_button("reset").clicked() {
+                self.zoom = 1.0;
+            }
+        });
         ui.separator();
+        // Ctrl+scroll (or a pinch) over the tree zooms it; scrolling pans it.
+        if ui.rect_contains_pointer(ui.available_rect_before_wrap()) {
+            let delta = ui.input(|i| i.zoom_delta());
+            if delta != 1.0 {
+                self.zoom *= delta;
+            }
+        }
+        self.zoom = self.zoom.clamp(*ZOOM.start(), *ZOOM.end());
+        let zoom = self.zoom;
+        if (zoom - 1.0).abs() > 0.001 {
+            let style = ui.style_mut();
+            for font in style.text_styles.values_mut() {
+                font.size *= zoom;
+            }
+            style.spacing.interact_size.y *= zoom;
+            style.spacing.item_spacing *= zoom;
+        }
 
         let layout = world.resource::<TreeLayout>();
         if layout.rows.is_empty() {
@@ -74,21 +151,39 @@ impl View for SupervisionTree {
                                     .get::<Flash>(*entity)
                                     .map(|f| (f.kind, f.strength(now))),
                                 selected: selected == Some(*pid),
-                                dimmed: !identity.matches(*pid, &needle),
+                                dimmed: !identity.matches(&needle),
                             };
-                            node.ui(ui, row_height, commands);
+                            node.ui(ui, row_height, INDENT * zoom, commands);
                         }
                         TreeRow::Group {
                             parent,
                             depth,
                             hidden,
+                            shown,
                         } => {
+                            let found = if needle.is_empty() {
+                                None
+                            } else {
+                                Some(self.matches_in(world, *parent, *shown, &needle))
+                            };
                             ui.horizontal(|ui| {
                                 ui.set_height(row_height);
-                                ui.add_space(*depth as f32 * INDENT + INDENT);
+                                ui.add_space((*depth as f32 + 1.0) * INDENT * zoom);
+                                let what = match (parent, shown) {
+                                    (_, 1..) => "more",
+                                    (Some(_), 0) => "children",
+                                    (None, 0) => "top-level processes",
+                                };
+                                let mut text = format!("+{hidden} {what}");
+                                if let Some(found) = found {
+                                    text = format!("{text} ({found} matching)");
+                                }
                                 if ui
-                                    .button(format!("+{hidden} children"))
-                                    .on_hover_text("Show every child")
+                                    .button(text)
+                                    .on_hover_text(format!(
+                                        "Show {} more",
+                                        (*hidden).min(GROUP_PAGE)
+                                    ))
                                     .clicked()
                                 {
                                     commands.push(Command::ExpandGroup(*parent));
@@ -117,14 +212,14 @@ struct Node<'w> {
 }
 
 impl Node<'_> {
-    fn ui(&self, ui: &mut egui::Ui, row_height: f32, commands: &mut Vec<Command>) {
+    fn ui(&self, ui: &mut egui::Ui, row_height: f32, indent: f32, commands: &mut Vec<Command>) {
         // The flash is painted under the row, so reserve its place before drawing the row.
         let background = ui.painter().add(Shape::Noop);
         let visuals = ui.visuals().clone();
         let exited = self.status.is_some_and(|s| !s.is_alive());
         let row = ui.horizontal(|ui| {
             ui.set_height(row_height);
-            ui.add_space(self.depth as f32 * INDENT);
+            ui.add_space(self.depth as f32 * indent);
             if self.children > 0 {
                 let (arrow, hint) = if self.collapsed {
                     ("⏵", "Expand")
@@ -139,7 +234,7 @@ impl Node<'_> {
                     commands.push(Command::ToggleCollapsed(self.pid));
                 }
             } else {
-                ui.add_space(INDENT);
+                ui.add_space(indent);
             }
 
             let mut color = kind_color(self.identity.kind, &visuals);
@@ -208,6 +303,19 @@ impl Node<'_> {
                             .color(weak(visuals.weak_text_color())),
                     );
                 }
+            }
+            if let Some(ProcessStatus::Alive(crashcourse_runtime::Status::NotYielding)) =
+                self.status
+            {
+                ui.label(
+                    RichText::new("⚠ not yielding")
+                        .small()
+                        .color(warn_color(&visuals)),
+                )
+                .on_hover_text(
+                    "Its current poll has run over 10 ms: it holds a scheduler thread and \
+                     cannot be stopped until it yields.",
+                );
             }
             if let Some(ProcessStatus::Exited {
                 reason: Some(reason),

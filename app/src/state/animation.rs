@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use bevy_ecs::prelude::*;
 
-use super::components::{FrameClock, PidIndex, ProcessId, ProcessStatus, ViewGeneration};
+use super::components::{
+    FrameClock, Lingering, PidIndex, ProcessId, ProcessStatus, ViewGeneration,
+};
+use super::ingest::RuntimeLink;
 
 /// How long a flash lasts.
 pub const FLASH: Duration = Duration::from_millis(1000);
@@ -24,6 +27,7 @@ pub enum FlashKind {
 
 /// A running flash on a process.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
+#[component(storage = "SparseSet")]
 pub struct Flash {
     pub kind: FlashKind,
     pub started: Instant,
@@ -46,12 +50,14 @@ impl Flash {
 pub struct Animating(pub bool);
 
 /// Ends finished flashes and removes exited processes once they have lingered.
+#[allow(clippy::too_many_arguments)]
 pub fn decay_animations(
     mut commands: Commands,
     clock: Res<FrameClock>,
     flashes: Query<(Entity, &Flash)>,
-    processes: Query<(Entity, &ProcessId, &ProcessStatus)>,
+    processes: Query<(Entity, &ProcessId, &ProcessStatus), With<Lingering>>,
     mut index: ResMut<PidIndex>,
+    mut link: ResMut<RuntimeLink>,
     mut generation: ResMut<ViewGeneration>,
     mut animating: ResMut<Animating>,
 ) {
@@ -71,10 +77,13 @@ pub fn decay_animations(
                 if index.0.get(&pid.0) == Some(&entity) {
                     index.0.remove(&pid.0);
                 }
+                link.departed(pid.0);
                 generation.bump();
             } else {
                 running = true;
             }
+        } else {
+            commands.entity(entity).remove::<Lingering>();
         }
     }
     animating.set_if_neq(Animating(running));

@@ -6,9 +6,10 @@ use std::time::Instant;
 use bevy_ecs::prelude::*;
 use crashcourse_runtime::{ExitReason, Pid};
 
-use super::components::{FrameClock, Notice, Selection, TopSupervisor};
+use super::chat::start_chat;
+use super::components::{FrameClock, Notice, Selection, Subsystem, TopSupervisors};
 use super::ingest::RuntimeLink;
-use super::layout::TreeExpansion;
+use super::layout::{GroupKey, TreeExpansion};
 use crate::demo;
 
 /// A request from a panel.
@@ -23,12 +24,14 @@ pub enum Command {
     Shutdown(Pid),
     /// Make the process panic at its next poll.
     Crash(Pid),
-    /// Start the demo tree again after its top supervisor stopped.
-    StartDemo,
+    /// Start a subsystem again after its top supervisor stopped (or failed to start).
+    StartAgain(Subsystem),
     /// Collapse an expanded tree node, or expand a collapsed one.
     ToggleCollapsed(Pid),
-    /// Show every child of a supervisor whose children were folded into "+N".
-    ExpandGroup(Pid),
+    /// Show more of a group of children folded into "+N" (`None`: the top level).
+    ExpandGroup(GroupKey),
+    /// Open a URL in the default browser (without waiting for it).
+    OpenUrl(String),
 }
 
 /// How the demo tree is started (kept for "Start again").
@@ -59,7 +62,8 @@ pub fn apply(world: &mut World, command: Command) {
             .exit(pid, ExitReason::Shutdown)
             .map_err(|e| e.to_string()),
         Command::Crash(pid) => handle.crash(pid).map_err(|e| e.to_string()),
-        Command::StartDemo => start_demo(world),
+        Command::StartAgain(Subsystem::Demo) => start_demo(world),
+        Command::StartAgain(Subsystem::Chat) => start_chat(world),
         Command::ToggleCollapsed(pid) => {
             let mut expansion = world.resource_mut::<TreeExpansion>();
             if !expansion.collapsed.remove(&pid) {
@@ -67,30 +71,60 @@ pub fn apply(world: &mut World, command: Command) {
             }
             Ok(())
         }
-        Command::ExpandGroup(pid) => {
-            world
-                .resource_mut::<TreeExpansion>()
-                .expanded_groups
-                .insert(pid);
+        Command::ExpandGroup(group) => {
+            world.resource_mut::<TreeExpansion>().show_more(group);
             Ok(())
         }
+        Command::OpenUrl(url) => open_in_browser(url),
     };
     world.resource_mut::<FrameClock>().hurry_snapshot();
+    world.resource::<RuntimeLink>().observer.hurry();
     if let Err(message) = result {
         world.resource_mut::<Notice>().0 = Some((message, Instant::now()));
     }
 }
 
-/// Starts the demo tree and makes its supervisor the top one.
+/// Starts the demo tree and makes its supervisor the demo's top one.
 pub fn start_demo(world: &mut World) -> Result<(), String> {
     let handle = world.resource::<RuntimeLink>().handle.clone();
     let sessions = world.get_resource::<DemoConfig>().map_or(0, |c| c.sessions);
-    let pid = demo::start(&handle, sessions).map_err(|e| e.to_string())?;
-    *world.resource_mut::<TopSupervisor>() = TopSupervisor {
-        pid: Some(pid),
-        label: demo::TOP_LABEL.to_string(),
-        stopped: None,
-        over_intensity: None,
+    match demo::start(&handle, sessions) {
+        Ok(pid) => {
+            world
+                .resource_mut::<TopSupervisors>()
+                .running(Subsystem::Demo, pid, demo::TOP_LABEL);
+            Ok(())
+        }
+        Err(e) => {
+            world.resource_mut::<TopSupervisors>().failed(
+                Subsystem::Demo,
+                demo::TOP_LABEL,
+                e.to_string(),
+            );
+            Err(format!("the demo did not start: {e}"))
+        }
+    }
+}
+
+/// Hands `url` to the platform's opener on a thread of its own, so the window never waits.
+fn open_in_browser(url: String) -> Result<(), String> {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(target_os = "windows") {
+        "explorer"
+    } else {
+        "xdg-open"
     };
+    let mut child = std::process::Command::new(opener)
+        .arg(&url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not open {url} with {opener}: {e}"))?;
+    // Reap it when it ends, off the UI thread.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
     Ok(())
 }

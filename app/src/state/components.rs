@@ -1,6 +1,7 @@
 //! The nouns of the view model: per-process components and the resources the panels read.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,29 @@ use crashcourse_runtime::observe::{ProcessInfo, ProcessRow};
 use crashcourse_runtime::{ExitReason, Kind, Pid, Status, SupervisorUse};
 
 use super::Polling;
+
+/// Hashes a pid (one `u64`) with one multiplication: pids are keys in maps of 100,000.
+#[derive(Default, Clone, Copy)]
+pub struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by pid.
+pub type PidMap<V> = HashMap<Pid, V, BuildHasherDefault<PidHasher>>;
 
 /// Which runtime process an entity stands for.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,20 +45,38 @@ pub struct Identity {
     pub label: Arc<str>,
     pub name: Option<Arc<str>>,
     pub kind: Kind,
+    /// Label, name, kind and pid in lower case, for searches over 100,000 processes.
+    haystack: Box<str>,
 }
 
 impl Identity {
+    pub fn new(pid: Pid, label: Arc<str>, name: Option<Arc<str>>, kind: Kind) -> Identity {
+        let haystack = format!(
+            "{}\n{}\n{}\n{pid}",
+            label.to_lowercase(),
+            name.as_deref().unwrap_or("").to_lowercase(),
+            kind.name()
+        )
+        .into_boxed_str();
+        Identity {
+            label,
+            name,
+            kind,
+            haystack,
+        }
+    }
+
     /// The identity as a snapshot row shows it.
     pub fn from_row(row: &ProcessRow) -> Identity {
-        Identity {
-            label: row
-                .label
+        Identity::new(
+            row.pid,
+            row.label
                 .clone()
                 .or_else(|| row.name.clone())
                 .unwrap_or_else(|| row.kind.name().into()),
-            name: row.name.clone(),
-            kind: row.kind,
-        }
+            row.name.clone(),
+            row.kind,
+        )
     }
 
     /// Whether `row` still shows this identity (checked without allocating).
@@ -43,15 +85,8 @@ impl Identity {
     }
 
     /// Whether `needle` (already lower-case) occurs in the label, name, kind or pid.
-    pub fn matches(&self, pid: Pid, needle: &str) -> bool {
-        needle.is_empty()
-            || self.label.to_lowercase().contains(needle)
-            || self
-                .name
-                .as_deref()
-                .is_some_and(|n| n.to_lowercase().contains(needle))
-            || self.kind.name().contains(needle)
-            || pid.to_string().contains(needle)
+    pub fn matches(&self, needle: &str) -> bool {
+        needle.is_empty() || self.haystack.contains(needle)
     }
 }
 
@@ -109,21 +144,29 @@ pub struct Counters {
     pub messages_out: u64,
     pub memory: usize,
     pub restarts: u32,
-    pub age: Duration,
+    /// When it was spawned (its age is `now - born`), if a snapshot has said.
+    pub born: Option<Instant>,
     pub trap_exit: bool,
 }
 
 impl Counters {
-    pub fn from_row(row: &ProcessRow) -> Counters {
+    /// The counters of `row`, read from a snapshot taken at `taken_at`.
+    pub fn from_row(row: &ProcessRow, taken_at: Instant) -> Counters {
         Counters {
             mailbox_len: row.mailbox_len,
             messages_in: row.messages_in,
             messages_out: row.messages_out,
             memory: row.memory,
             restarts: row.restarts,
-            age: row.age,
+            born: taken_at.checked_sub(row.age),
             trap_exit: row.trap_exit,
         }
+    }
+
+    /// How long the process has lived at `now`.
+    pub fn age(&self, now: Instant) -> Duration {
+        self.born
+            .map_or(Duration::ZERO, |b| now.saturating_duration_since(b))
     }
 }
 
@@ -131,9 +174,14 @@ impl Counters {
 #[derive(Component, Clone, Debug, PartialEq, Eq)]
 pub struct SupervisorLoad(pub SupervisorUse);
 
+/// Marks an exited process that stays in the view for its exit animation.
+#[derive(Component, Clone, Copy, Debug, Default)]
+#[component(storage = "SparseSet")]
+pub struct Lingering;
+
 /// Pid → entity, for events and commands that name a pid.
 #[derive(Resource, Default, Debug)]
-pub struct PidIndex(pub HashMap<Pid, Entity>);
+pub struct PidIndex(pub PidMap<Entity>);
 
 /// The frame's time and which polls are due in it.
 #[derive(Resource, Debug)]
@@ -141,9 +189,7 @@ pub struct FrameClock {
     pub now: Instant,
     polling: Polling,
     last_snapshot: Option<Instant>,
-    last_metrics: Option<Instant>,
     pub snapshot_due: bool,
-    pub metrics_due: bool,
 }
 
 impl FrameClock {
@@ -152,9 +198,7 @@ impl FrameClock {
             now,
             polling,
             last_snapshot: None,
-            last_metrics: None,
             snapshot_due: false,
-            metrics_due: false,
         }
     }
 
@@ -169,7 +213,6 @@ impl FrameClock {
         }
         self.now = now;
         self.snapshot_due = due(&mut self.last_snapshot, self.polling.snapshot, now);
-        self.metrics_due = due(&mut self.last_metrics, self.polling.metrics, now);
     }
 
     /// Makes the next frame take a snapshot whatever the interval (after a command).
@@ -193,6 +236,8 @@ pub struct RuntimeStats {
     pub run_queue: usize,
     pub not_yielding: usize,
     pub long_polls_total: u64,
+    /// Children restarted by supervisors since the runtime started.
+    pub restarts_total: u64,
     /// Events the view model lost by falling behind the stream.
     pub events_dropped: u64,
     /// The runtime has shut down: nothing more will happen.
@@ -211,9 +256,29 @@ pub struct Selection {
 #[derive(Resource, Debug, Default)]
 pub struct Inspected(pub Option<ProcessInfo>);
 
-/// The app's top supervisor, and why it stopped if it did.
-#[derive(Resource, Debug, Default)]
+/// The parts of the app that run under a top supervisor of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Subsystem {
+    /// The embedded chat server (its endpoint supervisor).
+    Chat,
+    /// The small demo tree for supervision-strategy experiments.
+    Demo,
+}
+
+impl Subsystem {
+    /// What the learner calls it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Subsystem::Chat => "chat server",
+            Subsystem::Demo => "demo",
+        }
+    }
+}
+
+/// One top supervisor the app started, and why it stopped if it did.
+#[derive(Debug, Clone)]
 pub struct TopSupervisor {
+    pub subsystem: Subsystem,
     pub pid: Option<Pid>,
     pub label: String,
     pub stopped: Option<StopReport>,
@@ -221,13 +286,70 @@ pub struct TopSupervisor {
     pub over_intensity: Option<String>,
 }
 
+/// The app's top supervisors: nothing supervises them, so the app watches them.
+#[derive(Resource, Debug, Default)]
+pub struct TopSupervisors(pub Vec<TopSupervisor>);
+
+impl TopSupervisors {
+    pub fn get(&self, subsystem: Subsystem) -> Option<&TopSupervisor> {
+        self.0.iter().find(|t| t.subsystem == subsystem)
+    }
+
+    /// The top supervisor whose pid is `pid`.
+    pub fn by_pid_mut(&mut self, pid: Pid) -> Option<&mut TopSupervisor> {
+        self.0.iter_mut().find(|t| t.pid == Some(pid))
+    }
+
+    /// Records that `subsystem` runs under `pid`.
+    pub fn running(&mut self, subsystem: Subsystem, pid: Pid, label: &str) {
+        self.set(TopSupervisor {
+            subsystem,
+            pid: Some(pid),
+            label: label.to_string(),
+            stopped: None,
+            over_intensity: None,
+        });
+    }
+
+    /// Records that `subsystem` could not be started, and why.
+    pub fn failed(&mut self, subsystem: Subsystem, label: &str, why: String) {
+        self.set(TopSupervisor {
+            subsystem,
+            pid: None,
+            label: label.to_string(),
+            stopped: Some(StopReport {
+                pid: None,
+                label: label.to_string(),
+                reason: None,
+                why: Some(why),
+            }),
+            over_intensity: None,
+        });
+    }
+
+    fn set(&mut self, top: TopSupervisor) {
+        match self.0.iter_mut().find(|t| t.subsystem == top.subsystem) {
+            Some(slot) => *slot = top,
+            None => self.0.push(top),
+        }
+    }
+
+    /// The top supervisors that have stopped.
+    pub fn stopped(&self) -> impl Iterator<Item = (&TopSupervisor, &StopReport)> {
+        self.0
+            .iter()
+            .filter_map(|t| t.stopped.as_ref().map(|s| (t, s)))
+    }
+}
+
 /// What stopped and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StopReport {
-    pub pid: Pid,
+    /// `None` when it never started.
+    pub pid: Option<Pid>,
     pub label: String,
     pub reason: Option<ExitReason>,
-    /// A sentence on the cause beyond the reason (restart intensity).
+    /// A sentence on the cause beyond the reason (restart intensity, a start error).
     pub why: Option<String>,
 }
 
@@ -252,15 +374,11 @@ mod tests {
 
     #[test]
     fn a_search_matches_label_name_kind_or_pid_ignoring_case_of_the_label() {
-        let identity = Identity {
-            label: "Worker 1".into(),
-            name: Some("ticker".into()),
-            kind: Kind::Worker,
-        };
         let pid = Pid::from_id(42);
+        let identity = Identity::new(pid, "Worker 1".into(), Some("ticker".into()), Kind::Worker);
         for needle in ["", "worker 1", "tick", "worker", "0.42"] {
-            assert!(identity.matches(pid, needle), "{needle:?} should match");
+            assert!(identity.matches(needle), "{needle:?} should match");
         }
-        assert!(!identity.matches(pid, "session"));
+        assert!(!identity.matches("session"));
     }
 }

@@ -1,63 +1,99 @@
-//! Systems that read the runtime: its event stream (every frame, in batches), process-table
-//! snapshots and metrics (on an interval), and `process_info` of the selected process.
+//! Systems that read the runtime: its event stream (every frame, in batches), the observer's
+//! process-table diffs and metrics samples, and `process_info` of the selected process.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
 use bevy_ecs::prelude::*;
-use crashcourse_runtime::observe::{EventKind, EventReader, MetricsSampler, ProcessRow};
+use crashcourse_runtime::observe::{EventKind, EventReader};
 use crashcourse_runtime::{ExitReason, Handle, Kind, Pid, Status};
 
 use super::animation::{Flash, FlashKind};
+use super::chat::{ChatServer, ChatStats};
 use super::components::{
-    Counters, FrameClock, Identity, Inspected, Parentage, PidIndex, ProcessId, ProcessStatus,
-    RuntimeStats, Selection, SiblingOrder, StopReport, SupervisorLoad, TopSupervisor,
-    ViewGeneration,
+    Counters, FrameClock, Identity, Inspected, Lingering, Parentage, PidIndex, ProcessId,
+    ProcessStatus, RuntimeStats, Selection, SiblingOrder, StopReport, SupervisorLoad,
+    TopSupervisors, ViewGeneration,
 };
-use super::history::{Notable, Timeline, TimelineEntry};
+use super::observer::{MetricsSample, Observer, SnapshotDiff};
+use super::timeline::{Notable, Timeline, TimelineEntry};
+use super::Polling;
 
 /// At most this many events are ingested per frame; the rest wait for the next one.
 pub const EVENTS_PER_FRAME: usize = 20_000;
 
-/// The view model's connection to the runtime: a handle, an event cursor, a metrics sampler,
-/// and a reusable snapshot buffer.
+/// How many despawned pids are remembered, so a late snapshot row cannot bring one back.
+const DEPARTED_MEMORY: usize = 8_192;
+
+/// The view model's connection to the runtime: a handle, an event cursor, and the observer
+/// thread that snapshots the process table and samples metrics.
 #[derive(Resource)]
 pub struct RuntimeLink {
     pub handle: Handle,
     events: EventReader,
-    sampler: MetricsSampler,
-    rows: Vec<ProcessRow>,
-    seen: HashSet<Pid>,
+    pub observer: Observer,
+    /// Pids despawned recently, oldest first.
+    departed: Departed,
     /// The last batch was full: more events are waiting.
     pub behind: bool,
-    /// Snapshots taken so far (derived views re-sort when it moves).
+    /// Process-table diffs applied so far (derived views re-sort when it moves).
     pub snapshots: u64,
 }
 
 impl RuntimeLink {
     /// Reads the stream from the oldest event the runtime still keeps, so processes started
-    /// before the app are seen too.
-    pub fn new(handle: Handle) -> RuntimeLink {
+    /// before the app are seen too; starts the observer thread.
+    pub fn new(handle: Handle, polling: Polling) -> RuntimeLink {
         RuntimeLink {
             events: handle.events_from_start(),
+            observer: Observer::start(handle.clone(), polling),
             handle,
-            sampler: MetricsSampler::new(),
-            rows: Vec::new(),
-            seen: HashSet::new(),
+            departed: Departed::default(),
             behind: false,
             snapshots: 0,
         }
     }
+
+    /// Remembers that `pid`'s entity was despawned.
+    pub fn departed(&mut self, pid: Pid) {
+        self.departed.insert(pid);
+    }
 }
 
-/// Run condition: a process-table snapshot is due this frame.
-pub fn snapshot_due(clock: Res<FrameClock>) -> bool {
+/// A bounded set of pids, oldest forgotten first.
+#[derive(Default)]
+struct Departed {
+    set: HashSet<Pid>,
+    order: VecDeque<Pid>,
+}
+
+impl Departed {
+    fn insert(&mut self, pid: Pid) {
+        if self.set.insert(pid) {
+            self.order.push_back(pid);
+            if self.order.len() > DEPARTED_MEMORY {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, pid: &Pid) -> bool {
+        self.set.contains(pid)
+    }
+}
+
+/// What the observer sent this frame.
+#[derive(Resource, Default)]
+pub struct Observations {
+    pub diff: Option<SnapshotDiff>,
+    pub samples: Vec<MetricsSample>,
+}
+
+/// Run condition: the inspector's `process_info` is due this frame.
+pub fn inspection_due(clock: Res<FrameClock>) -> bool {
     clock.snapshot_due
-}
-
-/// Run condition: a metrics sample is due this frame.
-pub fn metrics_due(clock: Res<FrameClock>) -> bool {
-    clock.metrics_due
 }
 
 /// Applies the events recorded since the last frame: spawns and exits change the process
@@ -139,8 +175,7 @@ pub fn ingest_runtime_events(world: &mut World) {
                     what: Notable::IntensityExceeded,
                     text: format!("{sup} {why}"),
                 });
-                let mut top = world.resource_mut::<TopSupervisor>();
-                if top.pid == Some(event.pid) {
+                if let Some(top) = world.resource_mut::<TopSupervisors>().by_pid_mut(event.pid) {
                     top.over_intensity = Some(why);
                 }
             }
@@ -191,11 +226,7 @@ fn on_spawned(
     if entity_of(world, pid).is_some() {
         return;
     }
-    let identity = Identity {
-        label: label.unwrap_or_else(|| kind.name().into()),
-        name: None,
-        kind,
-    };
+    let identity = Identity::new(pid, label.unwrap_or_else(|| kind.name().into()), None, kind);
     let entity = world
         .spawn((
             ProcessId(pid),
@@ -221,10 +252,17 @@ fn on_exited(
     let label = label_of(world, pid);
     if let Some(entity) = entity_of(world, pid) {
         let mut e = world.entity_mut(entity);
-        e.insert(ProcessStatus::Exited {
-            reason: Some(reason.clone()),
-            at: now,
-        });
+        let at = match e.get::<ProcessStatus>() {
+            Some(ProcessStatus::Exited { at, .. }) => *at,
+            _ => now,
+        };
+        e.insert((
+            ProcessStatus::Exited {
+                reason: Some(reason.clone()),
+                at,
+            },
+            Lingering,
+        ));
         if reason.is_abnormal() {
             e.insert(Flash::new(FlashKind::Crash, now));
         }
@@ -240,28 +278,55 @@ fn on_exited(
             text: format!("{who} {pid} exited: {reason}"),
         });
     }
-    let mut top = world.resource_mut::<TopSupervisor>();
-    if top.pid == Some(pid) && top.stopped.is_none() {
+    let mut tops = world.resource_mut::<TopSupervisors>();
+    if let Some(top) = tops.by_pid_mut(pid) {
         let why = top.over_intensity.clone();
-        top.stopped = Some(StopReport {
-            pid,
-            label: label.unwrap_or_else(|| top.label.clone()),
-            reason: Some(reason),
-            why,
-        });
+        let label = label.unwrap_or_else(|| top.label.clone());
+        match &mut top.stopped {
+            // Noticed first by its absence from a snapshot: now the reason is known.
+            Some(report) if report.reason.is_none() => report.reason = Some(reason),
+            Some(_) => {}
+            None => {
+                top.stopped = Some(StopReport {
+                    pid: Some(pid),
+                    label,
+                    reason: Some(reason),
+                    why,
+                })
+            }
+        }
     }
 }
 
-/// Brings every process entity up to date with a fresh process-table snapshot: new processes
-/// appear, counters and supervisor use change, processes missing from it are marked exited.
+/// Takes what the observer thread gathered since the last frame.
+pub fn take_observations(link: Res<RuntimeLink>, mut observations: ResMut<Observations>) {
+    let (diff, samples) = link.observer.take();
+    observations.diff = diff;
+    observations.samples = samples;
+}
+
+/// Run condition: the observer sent a process-table diff this frame.
+pub fn diff_arrived(observations: Res<Observations>) -> bool {
+    observations.diff.is_some()
+}
+
+/// Run condition: the observer sent metrics samples this frame.
+pub fn samples_arrived(observations: Res<Observations>) -> bool {
+    !observations.samples.is_empty()
+}
+
+/// Brings the process entities up to date with the observer's diff of the process table: new
+/// processes appear, changed counters and supervisor use are written, processes gone from the
+/// table are marked exited. Costs what changed, not what exists.
 #[allow(clippy::too_many_arguments)]
-pub fn apply_process_snapshot(
+pub fn apply_snapshot_diff(
     mut commands: Commands,
+    mut observations: ResMut<Observations>,
     mut link: ResMut<RuntimeLink>,
     mut index: ResMut<PidIndex>,
     mut stats: ResMut<RuntimeStats>,
     mut generation: ResMut<ViewGeneration>,
-    mut top: ResMut<TopSupervisor>,
+    mut tops: ResMut<TopSupervisors>,
     clock: Res<FrameClock>,
     mut processes: Query<(
         &mut Identity,
@@ -271,26 +336,14 @@ pub fn apply_process_snapshot(
         Option<&mut SupervisorLoad>,
     )>,
 ) {
+    let Some(diff) = observations.diff.take() else {
+        return;
+    };
     let link = &mut *link;
-    let stopped = link.handle.is_shutting_down();
-    if stats.stopped != stopped {
-        stats.stopped = stopped;
-    }
-    if stopped {
-        link.rows.clear();
-    } else {
-        link.handle.process_table_into(&mut link.rows);
-    }
-    link.seen.clear();
     link.snapshots += 1;
-    let mut memory = 0;
+    let taken_at = diff.taken_at.unwrap_or(clock.now);
     let mut changed = false;
-    for row in &link.rows {
-        if row.status == Status::Exited {
-            continue; // on its way out; its exit event or the next snapshot settles it
-        }
-        link.seen.insert(row.pid);
-        memory += row.memory;
+    for row in &diff.changed {
         let existing = index.0.get(&row.pid).copied();
         match existing.and_then(|e| processes.get_mut(e).ok()) {
             Some((mut identity, mut parentage, mut status, mut counters, load)) => {
@@ -302,7 +355,10 @@ pub fn apply_process_snapshot(
                 if status.is_alive() {
                     status.set_if_neq(ProcessStatus::Alive(row.status));
                 }
-                counters.set_if_neq(Counters::from_row(row));
+                let mut fresh = Counters::from_row(row, taken_at);
+                // Keep the first estimate of its birth: re-deriving it would only jitter.
+                fresh.born = counters.born.or(fresh.born);
+                counters.set_if_neq(fresh);
                 match (load, &row.supervisor) {
                     (Some(mut load), Some(sup)) => {
                         load.set_if_neq(SupervisorLoad(sup.clone()));
@@ -315,6 +371,7 @@ pub fn apply_process_snapshot(
                     _ => {}
                 }
             }
+            None if link.departed.contains(&row.pid) => {}
             None => {
                 let mut entity = commands.spawn((
                     ProcessId(row.pid),
@@ -322,7 +379,7 @@ pub fn apply_process_snapshot(
                     Parentage { parent: row.parent },
                     SiblingOrder::of(row.pid),
                     ProcessStatus::Alive(row.status),
-                    Counters::from_row(row),
+                    Counters::from_row(row, taken_at),
                 ));
                 if let Some(sup) = &row.supervisor {
                     entity.insert(SupervisorLoad(sup.clone()));
@@ -332,64 +389,75 @@ pub fn apply_process_snapshot(
             }
         }
     }
-    for (pid, entity) in &index.0 {
-        if link.seen.contains(pid) {
+    for pid in &diff.gone {
+        let Some(entity) = index.0.get(pid).copied() else {
             continue;
-        }
-        if let Ok((_, _, mut status, _, _)) = processes.get_mut(*entity) {
+        };
+        if let Ok((_, _, mut status, _, _)) = processes.get_mut(entity) {
             if status.is_alive() {
                 *status = ProcessStatus::Exited {
                     reason: None,
                     at: clock.now,
                 };
+                commands.entity(entity).insert(Lingering);
                 changed = true;
             }
         }
-    }
-    // The top supervisor's exit event may have been lost to a full stream; its absence from
-    // the table says the same, and its tombstone still knows the reason.
-    if let Some(pid) = top.pid {
-        if top.stopped.is_none() && !link.seen.contains(&pid) {
-            let reason = link.handle.process_info(pid).and_then(|i| i.last_exit);
-            let why = top.over_intensity.clone();
-            let label = top.label.clone();
-            top.stopped = Some(StopReport {
-                pid,
-                label,
-                reason,
-                why,
-            });
+        // A top supervisor's exit event may have been lost to a full stream; its absence from
+        // the table says the same, and its tombstone still knows the reason.
+        if let Some(top) = tops.by_pid_mut(*pid) {
+            if top.stopped.is_none() {
+                let reason = link.handle.process_info(*pid).and_then(|i| i.last_exit);
+                top.stopped = Some(StopReport {
+                    pid: Some(*pid),
+                    label: top.label.clone(),
+                    reason,
+                    why: top.over_intensity.clone(),
+                });
+            }
         }
     }
     if changed {
         generation.bump();
     }
-    let count = link.seen.len();
-    if stats.process_count != count || stats.memory != memory {
-        stats.process_count = count;
-        stats.memory = memory;
+    if stats.process_count != diff.process_count || stats.memory != diff.memory {
+        stats.process_count = diff.process_count;
+        stats.memory = diff.memory;
+    }
+    if stats.stopped != diff.stopped {
+        stats.stopped = diff.stopped;
     }
 }
 
-/// Turns the runtime's counters into rates for the status bar.
-pub fn sample_runtime_metrics(mut link: ResMut<RuntimeLink>, mut stats: ResMut<RuntimeStats>) {
-    let link = &mut *link;
-    if link.handle.is_shutting_down() {
-        stats.stopped = true;
-        stats.messages_per_sec = 0.0;
-        stats.busy.iter_mut().for_each(|b| *b = 0.0);
+/// Turns the newest metrics sample into the figures the status bar shows.
+pub fn update_runtime_stats(
+    observations: Res<Observations>,
+    mut stats: ResMut<RuntimeStats>,
+    mut chat: ResMut<ChatStats>,
+) {
+    let Some(sample) = observations.samples.last() else {
         return;
+    };
+    stats.messages_per_sec = sample.rates.messages_per_sec;
+    stats.busy.clone_from(&sample.rates.busy_fraction);
+    stats.run_queue = sample.runtime.run_queue;
+    stats.not_yielding = sample.runtime.not_yielding.len();
+    stats.long_polls_total = sample.runtime.long_polls_total;
+    stats.restarts_total = sample.runtime.restarts_total;
+    if let Some(c) = &sample.chat {
+        chat.connections = c.connections;
+        chat.joins = c.joins;
+        chat.pool = Some(c.pool.clone());
     }
-    let metrics = link.handle.metrics();
-    let run_queue = metrics.run_queue;
-    let not_yielding = metrics.not_yielding.len();
-    let long_polls_total = metrics.long_polls_total;
-    let rates = link.sampler.sample(metrics);
-    stats.messages_per_sec = rates.messages_per_sec;
-    stats.busy = rates.busy_fraction;
-    stats.run_queue = run_queue;
-    stats.not_yielding = not_yielding;
-    stats.long_polls_total = long_polls_total;
+}
+
+/// Reads the chat server's connection gauge every frame (one atomic load), so a new
+/// connection shows without waiting for the next metrics sample.
+pub fn read_connection_gauge(server: Res<ChatServer>, mut chat: ResMut<ChatStats>) {
+    let now = server.connections();
+    if chat.connections != now {
+        chat.connections = now;
+    }
 }
 
 /// Fetches `process_info` for the selected process (live, or a recent tombstone).
@@ -398,5 +466,14 @@ pub fn inspect_selected_process(
     selection: Res<Selection>,
     mut inspected: ResMut<Inspected>,
 ) {
-    inspected.0 = selection.pid.and_then(|pid| link.handle.process_info(pid));
+    let fresh = selection.pid.and_then(|pid| link.handle.process_info(pid));
+    match (fresh, inspected.0.take()) {
+        (Some(info), _) => inspected.0 = Some(info),
+        // Gone, and its tombstone too (thousands exited since): keep what was last seen.
+        (None, Some(mut last)) if Some(last.pid) == selection.pid => {
+            last.status = Status::Exited;
+            inspected.0 = Some(last);
+        }
+        (None, _) => {}
+    }
 }
