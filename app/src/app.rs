@@ -216,10 +216,7 @@ impl CrashcourseApp {
         egui::Panel::bottom("status bar").show(ui, |ui| self.status.ui(ui, world, commands));
         if StoppedBanner::is_shown(world) {
             egui::Panel::top("stopped banner")
-                .frame(
-                    egui::Frame::side_top_panel(ui.style())
-                        .fill(ui.visuals().error_fg_color.gamma_multiply(0.15)),
-                )
+                .frame(StoppedBanner::frame(ui.style()))
                 .show(ui, |ui| self.stopped.ui(ui, world, commands));
         }
         egui::Panel::left("supervision tree")

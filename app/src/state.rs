@@ -19,6 +19,7 @@ pub mod history;
 pub mod ingest;
 pub mod layout;
 pub mod observer;
+pub mod scripted;
 pub mod timeline;
 pub mod warnings;
 
@@ -76,6 +77,15 @@ pub struct Polling {
 /// A world holding every resource the systems and panels use, linked to `handle`; `chat` is
 /// the chat server's configuration (started later by [`chat::start_chat`]).
 pub fn build_world(handle: Handle, polling: Polling, chat: Option<ChatConfig>) -> World {
+    let mut world = view_world(Instant::now(), polling);
+    world.insert_resource(RuntimeLink::new(handle, polling));
+    world.insert_resource(ChatServer::new(chat));
+    world
+}
+
+/// Every resource the panels read, at clock `now`, with no runtime behind it (that is
+/// [`build_world`]'s part; [`scripted`] fills this one by hand).
+fn view_world(now: Instant, polling: Polling) -> World {
     let mut world = World::new();
     // Registered up front so panels can query from `&World` before the first process appears.
     world.register_component::<ProcessId>();
@@ -87,10 +97,7 @@ pub fn build_world(handle: Handle, polling: Polling, chat: Option<ChatConfig>) -
     world.register_component::<SupervisorLoad>();
     world.register_component::<Flash>();
     world.register_component::<Lingering>();
-    let now = Instant::now();
-    world.insert_resource(RuntimeLink::new(handle, polling));
     world.insert_resource(FrameClock::new(now, polling));
-    world.insert_resource(ChatServer::new(chat));
     world.insert_resource(Histories::new(now));
     world.init_resource::<ChatStats>();
     world.init_resource::<Observations>();

@@ -22,6 +22,11 @@ impl StoppedBanner {
             .next()
             .is_some()
     }
+
+    /// The banner's frame: a top panel's, tinted red.
+    pub fn frame(style: &egui::Style) -> egui::Frame {
+        egui::Frame::side_top_panel(style).fill(style.visuals.error_fg_color.gamma_multiply(0.15))
+    }
 }
 
 impl View for StoppedBanner {

@@ -190,6 +190,12 @@ impl Warnings {
         kinds.len()
     }
 
+    /// Lists `warning` as it is, without a check raising it: for scripted views
+    /// ([`super::scripted`]).
+    pub fn push(&mut self, warning: Warning) {
+        self.list.push(warning);
+    }
+
     fn merge(&mut self, findings: Vec<Finding>, now: Instant) {
         let mut found = vec![false; self.list.len()];
         for f in findings {
