@@ -475,13 +475,15 @@ where
             alive: true,
         }),
     });
-    if let Some(name) = &opts.name {
-        shared
-            .registry
-            .register(name.clone(), pid)
-            .map_err(|holder| SpawnError::NameTaken(name.clone(), holder))?;
-    }
+    // In the table before the name points at it: whoever finds the pid by name (to send to it,
+    // or to kill it) must find the process too.
     shared.table.insert(inner.clone());
+    if let Some(name) = &opts.name {
+        if let Err(holder) = shared.registry.register(name.clone(), pid) {
+            shared.table.remove(pid);
+            return Err(SpawnError::NameTaken(name.clone(), holder));
+        }
+    }
     shared.events.push(
         pid,
         EventKind::Spawned {

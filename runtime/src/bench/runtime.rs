@@ -273,7 +273,8 @@ fn restart(rt: &Runtime, kills: usize) -> Figure {
         let t0 = Instant::now();
         for _ in 0..kills {
             let old = wait_registered(&h, None).await;
-            let _ = h.kill(old);
+            h.kill(old)
+                .expect("a registered worker is in the process table");
             wait_registered(&h, Some(old)).await;
         }
         Figure::new(
