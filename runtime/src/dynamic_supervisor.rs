@@ -28,8 +28,8 @@ use crate::process::{Kind, Pid, SpawnError, SpawnOpts};
 use crate::server::{self, CallError, CallMsg};
 use crate::signal::{Exit, ExitReason};
 use crate::supervisor::{
-    announce_escalation, is_from_owner, terminate, Child, ChildSpec, Intensity, RestartWindow,
-    Shutdown,
+    announce_escalation, is_from_owner, terminate, wait_exits, Child, ChildSpec, Intensity,
+    RestartWindow, Shutdown,
 };
 use crate::{Ctx, Handle};
 
@@ -347,40 +347,4 @@ impl DynSup {
                 .map_or_else(String::new, |m| format!(" (max {m})")),
         )
     }
-}
-
-/// Waits until every pid in `waiting` has exited (taking their exit messages), or `deadline`.
-/// True if all did. Linear in the number of children when their exits arrive in a row.
-async fn wait_exits(
-    ctx: &Ctx,
-    waiting: &mut crate::hash::IdSet<Pid>,
-    deadline: Option<std::time::Instant>,
-) -> bool {
-    while !waiting.is_empty() {
-        let step = Duration::from_millis(50);
-        let step = match deadline {
-            Some(d) => step.min(d.saturating_duration_since(std::time::Instant::now())),
-            None => step,
-        };
-        let got = ctx
-            .recv_match_timeout(step, |m| {
-                m.downcast_ref::<Exit>()
-                    .is_some_and(|e| waiting.contains(&e.from))
-            })
-            .await;
-        match got.and_then(|m| m.downcast::<Exit>().ok()) {
-            Some(exit) => {
-                waiting.remove(&exit.from);
-            }
-            None => {
-                // Children that unlinked themselves send no exit: look in the table.
-                let h = ctx.handle();
-                waiting.retain(|p| h.is_alive(*p));
-                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                    return waiting.is_empty();
-                }
-            }
-        }
-    }
-    true
 }

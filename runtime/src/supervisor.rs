@@ -499,17 +499,13 @@ pub async fn terminate_child(
     id: &str,
     timeout: Duration,
 ) -> Result<Result<(), String>, CallError> {
-    match call(
+    done(
         handle,
         sup,
         SupervisorCall::TerminateChild(id.into()),
         timeout,
     )
-    .await?
-    {
-        SupervisorReply::Done(r) => Ok(r),
-        _ => Err(CallError::NoReply(sup)),
-    }
+    .await
 }
 
 /// Starts a stopped child again.
@@ -519,14 +515,23 @@ pub async fn restart_child(
     id: &str,
     timeout: Duration,
 ) -> Result<Result<(), String>, CallError> {
-    match call(
+    done(
         handle,
         sup,
         SupervisorCall::RestartChild(id.into()),
         timeout,
     )
-    .await?
-    {
+    .await
+}
+
+/// A call answered with [`SupervisorReply::Done`].
+async fn done(
+    handle: &Handle,
+    sup: Pid,
+    request: SupervisorCall,
+    timeout: Duration,
+) -> Result<Result<(), String>, CallError> {
+    match call(handle, sup, request, timeout).await? {
         SupervisorReply::Done(r) => Ok(r),
         _ => Err(CallError::NoReply(sup)),
     }
@@ -579,7 +584,17 @@ pub(crate) async fn terminate(ctx: &Ctx, pid: Pid, shutdown: Shutdown) {
 /// Waits for the exit of a linked child; true if it came within `limit`.
 pub(crate) async fn wait_exit(ctx: &Ctx, pid: Pid, limit: Option<Duration>) -> bool {
     let deadline = limit.map(|l| std::time::Instant::now() + l);
-    loop {
+    wait_exits(ctx, &mut std::iter::once(pid).collect(), deadline).await
+}
+
+/// Waits until every pid in `waiting` has exited (taking their exit messages), or `deadline`.
+/// True if all did. Linear in the number of children when their exits arrive in a row.
+pub(crate) async fn wait_exits(
+    ctx: &Ctx,
+    waiting: &mut crate::hash::IdSet<Pid>,
+    deadline: Option<std::time::Instant>,
+) -> bool {
+    while !waiting.is_empty() {
         let step = Duration::from_millis(50);
         let step = match deadline {
             Some(d) => step.min(d.saturating_duration_since(std::time::Instant::now())),
@@ -587,20 +602,25 @@ pub(crate) async fn wait_exit(ctx: &Ctx, pid: Pid, limit: Option<Duration>) -> b
         };
         let got = ctx
             .recv_match_timeout(step, |m| {
-                m.downcast_ref::<Exit>().is_some_and(|e| e.from == pid)
+                m.downcast_ref::<Exit>()
+                    .is_some_and(|e| waiting.contains(&e.from))
             })
             .await;
-        if got.is_some() {
-            return true;
-        }
-        // A child that unlinked itself sends no exit: look for it in the table instead.
-        if !ctx.handle().is_alive(pid) {
-            return true;
-        }
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            return false;
+        match got.and_then(|m| m.downcast::<Exit>().ok()) {
+            Some(exit) => {
+                waiting.remove(&exit.from);
+            }
+            None => {
+                // Children that unlinked themselves send no exit: look in the table.
+                let h = ctx.handle();
+                waiting.retain(|p| h.is_alive(*p));
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return waiting.is_empty();
+                }
+            }
         }
     }
+    true
 }
 
 struct Sup {
