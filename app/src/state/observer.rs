@@ -127,10 +127,9 @@ pub struct Observer {
     thread: Option<JoinHandle<()>>,
 }
 
-impl Observer {
-    /// Starts observing `handle` at the `polling` intervals.
-    pub fn start(handle: Handle, polling: Polling) -> Observer {
-        let shared = Arc::new(Shared {
+impl Shared {
+    fn new() -> Shared {
+        Shared {
             inbox: Mutex::new(Inbox::default()),
             control: Mutex::new(Control {
                 stop: false,
@@ -139,7 +138,14 @@ impl Observer {
             }),
             signal: Condvar::new(),
             waker: Mutex::new(None),
-        });
+        }
+    }
+}
+
+impl Observer {
+    /// Starts observing `handle` at the `polling` intervals.
+    pub fn start(handle: Handle, polling: Polling) -> Observer {
+        let shared = Arc::new(Shared::new());
         let thread = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -390,16 +396,7 @@ mod tests {
     use crashcourse_runtime::{Runtime, RuntimeConfig};
 
     fn shared() -> Shared {
-        Shared {
-            inbox: Mutex::new(Inbox::default()),
-            control: Mutex::new(Control {
-                stop: false,
-                hurry: false,
-                chat: None,
-            }),
-            signal: Condvar::new(),
-            waker: Mutex::new(None),
-        }
+        Shared::new()
     }
 
     #[test]
