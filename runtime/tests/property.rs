@@ -686,8 +686,8 @@ fn run(plan: &SupPlan, steps: &[Step]) -> Result<(), String> {
         seen: HashSet::from([top]),
     };
     let tree = settle(&rt, top, None).ok_or("top exited at start")?;
-    let top_model = model.top.as_ref().map(|t| t.children.clone());
-    ids.matches(&top_model.unwrap_or_default(), &tree, "top")
+    let children = model.top.as_ref().map_or(&[][..], |t| &t.children);
+    ids.matches(children, &tree, "top")
         .map_err(|e| format!("at start: {e}"))?;
 
     let mut log = String::new();
@@ -696,17 +696,22 @@ fn run(plan: &SupPlan, steps: &[Step]) -> Result<(), String> {
         clock.advance(step.advance);
         model.begin_step(step.advance);
         let running = model.running();
-        let pick_running =
-            |i: &Index| (!running.is_empty()).then(|| running[i.index(running.len())].clone());
+        // The victim: where it is in the tree (`None` for one already dead), and which one.
+        let pick_running = |i: &Index| {
+            (!running.is_empty()).then(|| {
+                let (path, g) = running[i.index(running.len())].clone();
+                (Some(path), g)
+            })
+        };
         let picked = match &step.target {
             Target::Running(i) => pick_running(i),
             Target::Again => last_path
                 .as_ref()
-                .and_then(|p| running.iter().find(|(q, _)| q == p).cloned())
-                .or_else(|| running.first().cloned()),
+                .and_then(|p| running.iter().find(|(q, _)| q == p))
+                .or(running.first())
+                .map(|(p, g)| (Some(p.clone()), *g)),
             Target::Dead(i) if !model.graveyard.is_empty() => {
-                let g = model.graveyard[i.index(model.graveyard.len())];
-                Some((vec!["(dead)".into()], g))
+                Some((None, model.graveyard[i.index(model.graveyard.len())]))
             }
             Target::Dead(i) => pick_running(i),
         };
@@ -714,15 +719,16 @@ fn run(plan: &SupPlan, steps: &[Step]) -> Result<(), String> {
         let victim = match &picked {
             Some((path, g)) => {
                 let pid = ids.pid(*g)?;
+                let place = path
+                    .as_ref()
+                    .map_or("an exited process".into(), |p| p.join("/"));
                 let _ = writeln!(
                     log,
-                    "step {n}: +{:?} (now {:?}), kill {} {pid}",
-                    step.advance,
-                    model.book.now,
-                    path.join("/")
+                    "step {n}: +{:?} (now {:?}), kill {place} {pid}",
+                    step.advance, model.book.now,
                 );
-                if path[0] != "(dead)" {
-                    last_path = Some(path.clone());
+                if path.is_some() {
+                    last_path = path.clone();
                 }
                 let _ = rt.kill(pid);
                 model.kill(*g);
