@@ -1,7 +1,8 @@
-//! Random kills across a two-level supervision tree, checked after every kill against a model
-//! of what OTP would do: which processes are the same and which are new (per strategy and
-//! restart type), which supervisors go over their intensity and escalate, and the restart
-//! counts, restart histories, intensity use and supervision events the runtime reports.
+//! Random exit signals (mostly kills) across a two-level supervision tree, on a manual clock,
+//! checked after every one against a model of what OTP would do: which processes are the same
+//! and which are new (per strategy and restart type), which supervisors go over their intensity
+//! and escalate, and the restart counts, restart histories, intensity use and supervision
+//! events the runtime reports.
 //!
 //! The rules the model follows are OTP's `supervisor` module: a child's restart type decides
 //! whether it comes back (`permanent` always, `transient` after an abnormal exit, `temporary`
@@ -189,19 +190,26 @@ impl MSup {
             .count() as u32
     }
 
-    /// Kills `target` if it is in this subtree: `None` if it is not, else whether this
-    /// supervisor (`me`, under `parent`) gave up as a result.
-    fn kill(&mut self, me: Gen, parent: Option<Gen>, target: Gen, book: &mut Book) -> Option<bool> {
+    /// Ends `target` with `reason` if it is in this subtree: `None` if it is not, else whether
+    /// this supervisor (`me`, under `parent`) gave up as a result.
+    fn exit(
+        &mut self,
+        me: Gen,
+        parent: Option<Gen>,
+        target: Gen,
+        reason: &ExitReason,
+        book: &mut Book,
+    ) -> Option<bool> {
         for i in 0..self.children.len() {
             let Some(g) = self.children[i].gen else {
                 continue;
             };
             if g == target {
                 self.children[i].end(book);
-                return Some(self.child_exited(me, parent, i, g, ExitReason::Killed, book));
+                return Some(self.child_exited(me, parent, i, g, reason.clone(), book));
             }
             if let Some(sub) = self.children[i].sup.as_mut() {
-                if let Some(sub_gave_up) = sub.kill(g, Some(me), target, book) {
+                if let Some(sub_gave_up) = sub.exit(g, Some(me), target, reason, book) {
                     if !sub_gave_up {
                         return Some(false);
                     }
@@ -338,6 +346,9 @@ impl MChild {
     }
 }
 
+/// A running process: its path of child ids, incarnation, and whether it is a supervisor.
+type Running = (Vec<String>, Gen, bool);
+
 /// The whole tree as OTP would have it.
 struct Model {
     top_gen: Gen,
@@ -367,24 +378,25 @@ impl Model {
         self.book.events.clear();
     }
 
-    fn kill(&mut self, target: Gen) {
+    /// `target` exits with `reason` (a running process ends; an exited one stays exited).
+    fn exit(&mut self, target: Gen, reason: ExitReason) {
         let Some(top) = self.top.as_mut() else {
             return;
         };
-        if top.kill(self.top_gen, None, target, &mut self.book) == Some(true) {
+        if top.exit(self.top_gen, None, target, &reason, &mut self.book) == Some(true) {
             self.top = None;
             self.book.died.push(self.top_gen);
         }
         self.graveyard.extend_from_slice(&self.book.died);
     }
 
-    /// Every running process under the top supervisor, with its path of child ids.
-    fn running(&self) -> Vec<(Vec<String>, Gen)> {
-        fn walk(sup: &MSup, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, Gen)>) {
+    /// Every running process under the top supervisor.
+    fn running(&self) -> Vec<Running> {
+        fn walk(sup: &MSup, path: &mut Vec<String>, out: &mut Vec<Running>) {
             for c in &sup.children {
                 let Some(g) = c.gen else { continue };
                 path.push(c.plan.id.clone());
-                out.push((path.clone(), g));
+                out.push((path.clone(), g, c.sup.is_some()));
                 if let Some(s) = &c.sup {
                     walk(s, path, out);
                 }
@@ -656,7 +668,18 @@ fn supervision_events(h: &Handle, reader: &mut EventReader) -> Vec<(Pid, EventKi
 
 // ----- the steps -----
 
-/// Whom a step kills.
+/// The exit signal a step sends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Signal {
+    /// Untrappable: the process exits with `killed`, an abnormal reason.
+    Kill,
+    /// A worker exits with `shutdown`: not abnormal, so a transient one stays stopped.
+    Shutdown,
+    /// Ignored by a process that does not trap exits, and by a supervisor.
+    Normal,
+}
+
+/// Whom a step signals.
 #[derive(Clone, Debug)]
 enum Target {
     /// A running process under the top supervisor (by position in start order).
@@ -669,8 +692,9 @@ enum Target {
 
 #[derive(Clone, Debug)]
 struct Step {
-    /// How far the manual clock moves before the kill.
+    /// How far the manual clock moves before the signal.
     advance: Duration,
+    signal: Signal,
     target: Target,
 }
 
@@ -697,42 +721,63 @@ fn run(plan: &SupPlan, steps: &[Step]) -> Result<(), String> {
         model.begin_step(step.advance);
         let running = model.running();
         // The victim: where it is in the tree (`None` for one already dead), and which one.
+        // The victim: where it is in the tree (`None` for one already exited), which
+        // incarnation, and whether it is a supervisor.
         let pick_running = |i: &Index| {
             (!running.is_empty()).then(|| {
-                let (path, g) = running[i.index(running.len())].clone();
-                (Some(path), g)
+                let (path, g, sup) = running[i.index(running.len())].clone();
+                (Some(path), g, sup)
             })
         };
         let picked = match &step.target {
             Target::Running(i) => pick_running(i),
             Target::Again => last_path
                 .as_ref()
-                .and_then(|p| running.iter().find(|(q, _)| q == p))
+                .and_then(|p| running.iter().find(|(q, _, _)| q == p))
                 .or(running.first())
-                .map(|(p, g)| (Some(p.clone()), *g)),
+                .map(|(p, g, sup)| (Some(p.clone()), *g, *sup)),
             Target::Dead(i) if !model.graveyard.is_empty() => {
-                Some((None, model.graveyard[i.index(model.graveyard.len())]))
+                Some((None, model.graveyard[i.index(model.graveyard.len())], false))
             }
             Target::Dead(i) => pick_running(i),
         };
         let mut reader = rt.events();
         let victim = match &picked {
-            Some((path, g)) => {
+            Some((path, g, is_sup)) => {
                 let pid = ids.pid(*g)?;
                 let place = path
                     .as_ref()
                     .map_or("an exited process".into(), |p| p.join("/"));
+                // This runtime takes `shutdown` sent to a supervisor from outside as an order
+                // from its owner, where OTP would ignore it: supervisors are only killed here.
+                let signal = match step.signal {
+                    Signal::Shutdown if *is_sup => Signal::Kill,
+                    s => s,
+                };
                 let _ = writeln!(
                     log,
-                    "step {n}: +{:?} (now {:?}), kill {place} {pid}",
+                    "step {n}: +{:?} (now {:?}), {signal:?} {place} {pid}",
                     step.advance, model.book.now,
                 );
                 if path.is_some() {
                     last_path = path.clone();
                 }
-                let _ = rt.kill(pid);
-                model.kill(*g);
-                Some(pid)
+                match signal {
+                    Signal::Kill => {
+                        let _ = rt.kill(pid);
+                        model.exit(*g, ExitReason::Killed);
+                    }
+                    Signal::Shutdown => {
+                        let _ = rt.exit(pid, ExitReason::Shutdown);
+                        model.exit(*g, ExitReason::Shutdown);
+                    }
+                    // A worker drops it at once; a supervisor gets it as a message ahead of
+                    // any later call, so settling below sees its effect (there must be none).
+                    Signal::Normal => {
+                        let _ = rt.exit(pid, ExitReason::Normal);
+                    }
+                }
+                (signal != Signal::Normal).then_some(pid)
             }
             None => {
                 let _ = writeln!(log, "step {n}: +{:?}, nothing running", step.advance);
@@ -921,8 +966,17 @@ fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
         2 => 3u64..8,
     ]
     .prop_map(Duration::from_secs);
+    let signal = prop_oneof![
+        6 => Just(Signal::Kill),
+        2 => Just(Signal::Shutdown),
+        1 => Just(Signal::Normal),
+    ];
     proptest::collection::vec(
-        (advance, target).prop_map(|(advance, target)| Step { advance, target }),
+        (advance, signal, target).prop_map(|(advance, signal, target)| Step {
+            advance,
+            signal,
+            target,
+        }),
         1..=16,
     )
 }
