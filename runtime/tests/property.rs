@@ -82,10 +82,10 @@ fn spec_of(plan: &SupPlan) -> SupervisorSpec {
 // ----- the model -----
 
 /// A known runtime defect the model mirrors so the rest of the comparison can run: after a
-/// `one_for_all` or `rest_for_one` restart that forgot a temporary sibling placed before the
-/// failed child, the `Restarted` events give the failed child's reason to whichever child now
-/// stands at the failed child's old position, and `shutdown` to the failed child (the runtime
-/// compares positions taken before and after forgetting). Set to `false` once fixed;
+/// `one_for_all` restart that forgot a temporary sibling placed before the failed child, the
+/// `Restarted` events give the failed child's reason to whichever child now stands at the
+/// failed child's old position, and `shutdown` to the failed child (the runtime compares
+/// positions taken before and after forgetting). Set to `false` once fixed;
 /// `a_restart_event_carries_the_failed_childs_reason` below shows the defect on its own.
 const RUNTIME_RESTART_REASON_BUG: bool = true;
 
