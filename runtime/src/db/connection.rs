@@ -3,6 +3,7 @@
 //! executor thread. Killing the process interrupts the query in flight (the callers get
 //! [`DbError::ConnectionDied`]); its supervisor starts a new one, which reopens the database.
 
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, OnceLock};
@@ -12,27 +13,15 @@ use futures_channel::oneshot;
 use parking_lot::{Condvar, Mutex};
 use rusqlite::{Connection, ErrorCode, InterruptHandle};
 
-use super::pool::{PoolMsg, PoolShared};
+use super::messages::{ConnMsg, Job, PoolMsg};
 use super::repo;
 use super::request::{Insert, Request, Stage, Work};
+use super::shared::PoolShared;
 use super::storage;
 use super::{DbError, StoredMessage};
-use crate::ctx::{with_timeout, Received};
+use crate::ctx::with_timeout;
+use crate::server::{Behaviour, CastMsg, Flow, ReplyTo};
 use crate::{Ctx, ExitReason, Pid};
-
-/// Work the pool hands to a connection: a group of inserts or one `run` request.
-#[derive(Debug)]
-pub(crate) struct Job {
-    pub(crate) requests: Vec<Request>,
-    /// The latest deadline of its requests: past it the query is interrupted.
-    pub(crate) deadline: Instant,
-}
-
-/// Messages a connection process takes.
-#[derive(Debug)]
-pub(crate) enum ConnMsg {
-    Job(Job),
-}
 
 /// Why the thread's current work is being interrupted. Ordered: a kill outranks a deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -161,104 +150,161 @@ impl Drop for OnExit {
     }
 }
 
-/// The body of connection process `index`.
-pub(crate) async fn run(ctx: Ctx, shared: Arc<PoolShared>, index: usize) -> ExitReason {
-    let ctl = Arc::new(Ctl::new());
-    let _on_exit = OnExit {
-        ctl: ctl.clone(),
-        shared: shared.clone(),
-        index,
-        pid: ctx.pid(),
-    };
-    let (jobs_tx, jobs_rx) = mpsc::channel::<ThreadJob>();
-    let (ready_tx, ready_rx) = oneshot::channel();
-    let thread_ctl = ctl.clone();
-    let thread_shared = shared.clone();
-    let spawned = std::thread::Builder::new()
-        .name(format!("db-conn-{}", index + 1))
-        .spawn(move || thread_main(thread_shared, thread_ctl, ready_tx, jobs_rx));
-    if let Err(e) = spawned {
-        return ExitReason::custom(format!("could not start the connection thread: {e}"));
+/// Connection process `index`: its thread's job queue and interrupt switch.
+pub(crate) struct ConnProc {
+    shared: Arc<PoolShared>,
+    index: usize,
+    ctl: Arc<Ctl>,
+    /// Jobs for the thread; dropping it ends the thread (and closes the connection).
+    jobs: Option<mpsc::Sender<ThreadJob>>,
+    /// The pool process it joined.
+    pool: Option<Pid>,
+    jobs_done: u64,
+    last_took: Duration,
+    /// Dropped with the process (killed, or stopped by its supervisor).
+    on_exit: Option<OnExit>,
+}
+
+impl ConnProc {
+    pub(crate) fn new(shared: Arc<PoolShared>, index: usize) -> ConnProc {
+        ConnProc {
+            shared,
+            index,
+            ctl: Arc::new(Ctl::new()),
+            jobs: None,
+            pool: None,
+            jobs_done: 0,
+            last_took: Duration::ZERO,
+            on_exit: None,
+        }
     }
-    match ready_rx.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return ExitReason::custom(format!("could not open the database: {e}")),
-        Err(_) => return ExitReason::custom("the connection thread ended while opening"),
+
+    /// Tells the pool this connection is idle (after start, or after a job).
+    fn tell_pool(&self, ctx: &Ctx, msg: PoolMsg) -> Result<(), ExitReason> {
+        let pool = self
+            .pool
+            .ok_or_else(|| ExitReason::custom("no pool process to join"))?;
+        ctx.send(pool, CastMsg(msg))
+            .map_err(|_| ExitReason::custom("the pool process exited"))
     }
-    shared.set_connection(index, ctx.pid());
-    let Some(pool) = ctx.handle().whereis(&shared.config.name) else {
-        return ExitReason::custom("no pool process to join");
-    };
-    if ctx
-        .send(
-            pool,
+}
+
+impl Behaviour for ConnProc {
+    type Call = Infallible;
+    type Reply = ();
+    type Cast = ConnMsg;
+
+    /// Opens the database on a thread of its own, then joins the pool.
+    async fn init(&mut self, ctx: &Ctx) -> Result<(), ExitReason> {
+        let index = self.index;
+        self.on_exit = Some(OnExit {
+            ctl: self.ctl.clone(),
+            shared: self.shared.clone(),
+            index,
+            pid: ctx.pid(),
+        });
+        let (jobs_tx, jobs_rx) = mpsc::channel::<ThreadJob>();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let thread_ctl = self.ctl.clone();
+        let thread_shared = self.shared.clone();
+        std::thread::Builder::new()
+            .name(format!("db-conn-{}", index + 1))
+            .spawn(move || thread_main(thread_shared, thread_ctl, ready_tx, jobs_rx))
+            .map_err(|e| {
+                ExitReason::custom(format!("could not start the connection thread: {e}"))
+            })?;
+        self.jobs = Some(jobs_tx);
+        match ready_rx.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(ExitReason::custom(format!(
+                    "could not open the database: {e}"
+                )))
+            }
+            Err(_) => {
+                return Err(ExitReason::custom(
+                    "the connection thread ended while opening",
+                ))
+            }
+        }
+        self.shared.set_connection(index, ctx.pid());
+        self.pool = ctx.handle().whereis(&self.shared.config.name);
+        self.tell_pool(
+            ctx,
             PoolMsg::ConnUp {
                 index,
                 pid: ctx.pid(),
             },
         )
-        .is_err()
-    {
-        return ExitReason::custom("the pool process exited");
     }
-    let mut jobs_done = 0u64;
-    let mut last_took = Duration::ZERO;
-    loop {
-        let msg = match ctx.recv_or_system().await {
-            Received::StateRequest => {
-                ctx.publish_state(
-                    format!(
-                        "connection {} to {}\nstate: idle\njobs done: {jobs_done}\nlast job took: {last_took:?}",
-                        index + 1,
-                        shared.config.path.display()
-                    ),
-                    std::mem::size_of::<Ctl>(),
-                );
-                continue;
-            }
-            Received::Message(msg) => msg,
+
+    async fn handle_call(&mut self, _ctx: &Ctx, never: Infallible, _reply: ReplyTo<()>) -> Flow {
+        match never {}
+    }
+
+    /// Runs a job on the thread, waits for it (interrupting it past its deadline), then
+    /// checks back in with the pool.
+    async fn handle_cast(&mut self, ctx: &Ctx, msg: ConnMsg) -> Flow {
+        let ConnMsg::Job(job) = msg;
+        match self.run_job(job).await {
+            Ok(()) => {}
+            Err(reason) => return Flow::Stop(reason),
+        }
+        let checkin = PoolMsg::Checkin {
+            index: self.index,
+            pid: ctx.pid(),
         };
-        let Ok(ConnMsg::Job(job)) = msg.downcast::<ConnMsg>() else {
-            continue;
-        };
+        match self.tell_pool(ctx, checkin) {
+            Ok(()) => Flow::Continue,
+            Err(reason) => Flow::Stop(reason),
+        }
+    }
+
+    fn render_state(&self) -> String {
+        format!(
+            "connection {} to {}\nstate: idle\njobs done: {}\nlast job took: {:?}",
+            self.index + 1,
+            self.shared.config.path.display(),
+            self.jobs_done,
+            self.last_took,
+        )
+    }
+
+    fn state_size(&self) -> usize {
+        std::mem::size_of::<Ctl>()
+    }
+}
+
+impl ConnProc {
+    async fn run_job(&mut self, job: Job) -> Result<(), ExitReason> {
         let started = Instant::now();
         let (done_tx, mut done_rx) = oneshot::channel();
         let deadline = job.deadline;
-        if jobs_tx
-            .send(ThreadJob {
+        let sent = self.jobs.as_ref().is_some_and(|jobs| {
+            jobs.send(ThreadJob {
                 requests: job.requests,
                 done: done_tx,
             })
-            .is_err()
-        {
-            return ExitReason::custom("the connection thread ended");
+            .is_ok()
+        });
+        if !sent {
+            return Err(ExitReason::custom("the connection thread ended"));
         }
         let wait = deadline.saturating_duration_since(Instant::now());
         let done = match with_timeout(wait, &mut done_rx).await {
             Some(done) => done,
             None => {
                 // Past every caller's deadline: stop the query, then wait for the thread.
-                ctl.interrupt(Interrupt::Deadline);
+                self.ctl.interrupt(Interrupt::Deadline);
                 done_rx.await
             }
         };
         if done.is_err() {
-            return ExitReason::custom("the connection thread failed");
+            return Err(ExitReason::custom("the connection thread failed"));
         }
-        jobs_done += 1;
-        last_took = started.elapsed();
-        if ctx
-            .send(
-                pool,
-                PoolMsg::Checkin {
-                    index,
-                    pid: ctx.pid(),
-                },
-            )
-            .is_err()
-        {
-            return ExitReason::custom("the pool process exited");
-        }
+        self.jobs_done += 1;
+        self.last_took = started.elapsed();
+        Ok(())
     }
 }
 
