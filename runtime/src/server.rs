@@ -37,8 +37,8 @@ mod run;
 mod simple;
 mod wait;
 
-pub use behaviour::{Behaviour, Flow};
 pub(crate) use behaviour::is_from_owner;
+pub use behaviour::{Behaviour, Flow};
 pub use client::{call, call_raw, cast, cast_raw, CallError};
 pub use envelope::{CallMsg, CastMsg, ReplyTo};
 pub use run::{serve, start};

@@ -325,4 +325,3 @@ fn supervisor_spec(shared: &Arc<PoolShared>) -> SupervisorSpec {
     }
     spec
 }
-

@@ -172,9 +172,13 @@ impl DynSup {
                 .start_under(ctx.handle(), ctx.pid(), Some(child.restart_info()))
             {
                 Ok(new) => {
-                    ctx.handle()
-                        .0
-                        .record_restart(ctx.pid(), child.spec.id.clone(), pid, new, reason);
+                    ctx.handle().0.record_restart(
+                        ctx.pid(),
+                        child.spec.id.clone(),
+                        pid,
+                        new,
+                        reason,
+                    );
                     child.pid = Some(new);
                     self.insert(child, new);
                     return Ok(());

@@ -91,4 +91,3 @@ pub async fn which_children(
         _ => Err(CallError::NoReply(sup)),
     }
 }
-

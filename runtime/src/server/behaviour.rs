@@ -67,11 +67,7 @@ pub trait Behaviour: Send + Sized + 'static {
 
     /// Runs when a handler stops the server (including after an owner's exit when trapping).
     /// Not run when it is killed.
-    fn terminate(
-        &mut self,
-        _ctx: &Ctx,
-        _reason: &ExitReason,
-    ) -> impl Future<Output = ()> + Send {
+    fn terminate(&mut self, _ctx: &Ctx, _reason: &ExitReason) -> impl Future<Output = ()> + Send {
         async {}
     }
 

@@ -256,9 +256,13 @@ impl Sup {
         let old = self.children[j].history.back().map_or(old, |e| e.pid);
         self.start_child(ctx, j, Some(info))?;
         let new = self.children[j].pid.expect("just started");
-        ctx.handle()
-            .0
-            .record_restart(ctx.pid(), self.children[j].spec.id.clone(), old, new, reason);
+        ctx.handle().0.record_restart(
+            ctx.pid(),
+            self.children[j].spec.id.clone(),
+            old,
+            new,
+            reason,
+        );
         Ok(())
     }
 

@@ -78,10 +78,11 @@ pub(crate) async fn wait_exits(
                     monitors.remove(&down.pid);
                     // A linked child's exit was delivered before its DOWN.
                     let from = down.pid;
-                    let _ = poll_once(ctx.recv_match(|m| {
-                        m.downcast_ref::<Exit>().is_some_and(|e| e.from == from)
-                    }))
-                    .await;
+                    let _ =
+                        poll_once(ctx.recv_match(|m| {
+                            m.downcast_ref::<Exit>().is_some_and(|e| e.from == from)
+                        }))
+                        .await;
                 }
             }
         }

@@ -72,7 +72,9 @@ impl Behaviour for PoolProc {
     type Cast = PoolMsg;
 
     async fn init(&mut self, ctx: &Ctx) -> Result<(), ExitReason> {
-        self.shared.pool_pid.store(ctx.pid().id(), Ordering::Release);
+        self.shared
+            .pool_pid
+            .store(ctx.pid().id(), Ordering::Release);
         self.schedule_poll(ctx, Instant::now());
         self.publish();
         Ok(())
@@ -239,7 +241,14 @@ impl PoolProc {
         });
     }
 
-    fn dispatch(&mut self, ctx: &Ctx, index: usize, mut requests: Vec<Request>, write: bool, now: Instant) {
+    fn dispatch(
+        &mut self,
+        ctx: &Ctx,
+        index: usize,
+        mut requests: Vec<Request>,
+        write: bool,
+        now: Instant,
+    ) {
         let Some(pid) = self.slots[index].pid else {
             for r in requests.into_iter().rev() {
                 self.queue.push_front(r);
