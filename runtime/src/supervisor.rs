@@ -29,6 +29,10 @@
 //! }
 //! # let _ = sup;
 //! ```
+//!
+//! The parts, one file each: the spec (what a supervisor is told), intensity (the restart
+//! window), the running record of each child, the client calls, stopping children and waiting
+//! for them, the supervisor process itself (a server `Behaviour`), and `start`.
 
 mod behaviour;
 mod child;

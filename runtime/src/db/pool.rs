@@ -1,4 +1,5 @@
-//! The pool: a handle callers use, and the pool process that owns the checkout queue.
+//! The pool: the handle callers use, and the supervision tree behind it (the pool process,
+//! in `pool/process.rs`, then the connections).
 //!
 //! A call builds a [`Request`], sends it to the pool process (found by its registered name, so
 //! a restarted pool is found again) and awaits the reply with the call's timeout. The pool

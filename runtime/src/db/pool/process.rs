@@ -1,6 +1,6 @@
-//! The pool process: owns the checkout queue, hands each request to a free connection (inserts
-//! waiting together become one group commit) and applies the drop rule of
-//! [`queue`](crate::db) when a connection comes free or the periodic poll finds no progress.
+//! The pool process (a server [`Behaviour`]): owns the checkout queue, hands each request to a
+//! free connection (inserts waiting together become one group commit) and applies the queue's
+//! drop rule when a connection comes free or the periodic poll finds no progress.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
