@@ -56,20 +56,20 @@ pub(crate) async fn find_or_start(
         if let Some(pid) = h.whereis(topic) {
             return Ok(pid);
         }
+        if Instant::now() >= deadline {
+            return Err(gave_up());
+        }
         let rooms = wait_for_name(h, names::ROOMS, deadline)
             .await
             .ok_or_else(gave_up)?;
         let spec = child_spec(shared.clone(), topic);
         match dynamic_supervisor::start_child(h, rooms, spec, Duration::from_secs(5)).await {
             Ok(Ok(pid)) => return Ok(pid),
-            // Another channel started it first: wait for that one to be registered.
-            Ok(Err(StartChildError::Spawn(SpawnError::NameTaken(..)))) => {
-                return wait_for_name(h, topic, deadline).await.ok_or_else(gave_up);
-            }
+            // Another channel started it first (its name is taken): look it up again.
+            Ok(Err(StartChildError::Spawn(SpawnError::NameTaken(..)))) => {}
             Ok(Err(e)) => return Err(format!("the room {topic} could not be started: {e}")),
             // The rooms supervisor went away during the call: wait for the next one.
-            Err(_) if Instant::now() < deadline => {}
-            Err(_) => return Err(gave_up()),
+            Err(_) => {}
         }
     }
 }

@@ -18,6 +18,36 @@ pub enum Flow {
 /// to one handler, one at a time, answers the inspector's state requests itself, and runs
 /// `terminate` when a handler stops it. Handlers receive through `ctx`, so they may wait
 /// (selective receive, timers) before they return.
+///
+/// ```
+/// use std::time::Duration;
+/// use crashcourse_runtime::server::{self, Behaviour, Flow, ReplyTo};
+/// use crashcourse_runtime::{Ctx, Runtime, RuntimeConfig, SpawnOpts};
+///
+/// /// A cast makes it wait for a `u32`, taken out of turn; a call answers the last one.
+/// struct Waiter(u32);
+/// impl Behaviour for Waiter {
+///     type Call = ();
+///     type Reply = u32;
+///     type Cast = ();
+///     async fn handle_call(&mut self, _: &Ctx, _: (), reply: ReplyTo<u32>) -> Flow {
+///         reply.send(self.0);
+///         Flow::Continue
+///     }
+///     async fn handle_cast(&mut self, ctx: &Ctx, _: ()) -> Flow {
+///         let n = ctx.recv_match(|m| m.is::<u32>()).await;
+///         self.0 = n.downcast::<u32>().unwrap_or_default();
+///         Flow::Continue
+///     }
+/// }
+///
+/// let rt = Runtime::start(RuntimeConfig::default());
+/// let pid = server::start(&rt, SpawnOpts::new(), Waiter(0)).unwrap();
+/// server::cast::<Waiter>(&rt, pid, ()).unwrap();
+/// rt.send(pid, 42u32).unwrap();
+/// let n = rt.block_on(server::call::<Waiter>(&rt, pid, (), Duration::from_secs(1))).unwrap();
+/// assert_eq!(n, 42);
+/// ```
 pub trait Behaviour: Send + Sized + 'static {
     /// Requests that expect a reply.
     type Call: Send + fmt::Debug + 'static;
