@@ -36,12 +36,14 @@
 
 mod connection;
 mod error;
+mod messages;
 mod metrics;
 mod migrations;
 mod pool;
 mod queue;
 pub(crate) mod repo;
 mod request;
+mod shared;
 pub(crate) mod storage;
 
 use std::path::PathBuf;

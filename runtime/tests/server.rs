@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crashcourse_runtime::server::{self, CallError, Flow, ReplyTo, Server};
 use crashcourse_runtime::{Ctx, ExitReason, Msg, SpawnOpts};
-use support::{runtime, wait_until};
+use support::{runtime, wait_for, wait_until};
 
 /// A key-value store whose state grows with every put.
 #[derive(Default)]
@@ -217,4 +217,82 @@ fn the_inspector_sees_the_first_waiting_messages_as_text() {
     let row = info.row.unwrap();
     assert_eq!(row.mailbox_len, 20);
     assert_eq!(row.messages_in, 20);
+}
+
+/// A [`server::Behaviour`] whose handlers wait: `Arm` waits (selective receive) for `Open`
+/// before it returns, leaving every other message queued in order; it records what it sees.
+#[derive(Default)]
+struct Gate {
+    log: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Arm;
+
+#[derive(Debug)]
+struct Open;
+
+impl server::Behaviour for Gate {
+    type Call = ();
+    type Reply = Vec<String>;
+    type Cast = Arm;
+
+    async fn init(&mut self, ctx: &Ctx) -> Result<(), ExitReason> {
+        ctx.trap_exit(true);
+        Ok(())
+    }
+
+    async fn handle_call(&mut self, _ctx: &Ctx, _: (), reply: ReplyTo<Vec<String>>) -> Flow {
+        reply.send(self.log.clone());
+        Flow::Continue
+    }
+
+    async fn handle_cast(&mut self, ctx: &Ctx, _: Arm) -> Flow {
+        ctx.recv_match(|m| m.is::<Open>()).await;
+        self.log.push("opened".into());
+        Flow::Continue
+    }
+
+    async fn handle_exit(&mut self, _ctx: &Ctx, exit: crashcourse_runtime::Exit) -> Flow {
+        self.log.push(format!("exit {}", exit.reason));
+        Flow::Continue
+    }
+
+    async fn handle_info(&mut self, _ctx: &Ctx, msg: Msg) -> Flow {
+        if let Ok(n) = msg.downcast::<u32>() {
+            self.log.push(format!("info {n}"));
+        }
+        Flow::Continue
+    }
+}
+
+#[test]
+fn an_async_handler_waits_with_selective_receive_and_exits_reach_handle_exit() {
+    let rt = runtime();
+    let pid = server::start(&rt, SpawnOpts::new(), Gate::default()).unwrap();
+    server::cast::<Gate>(&rt, pid, Arm).unwrap();
+    rt.send(pid, 7u32).unwrap();
+    rt.send(pid, Open).unwrap();
+    let log = rt.block_on(server::call::<Gate>(&rt, pid, (), T)).unwrap();
+    assert_eq!(
+        log,
+        vec!["opened".to_string(), "info 7".to_string()],
+        "the cast's handler waited for Open; the info queued behind it came next"
+    );
+    rt.spawn_with(SpawnOpts::new().link(pid), |_ctx| async {
+        ExitReason::custom("boom")
+    })
+    .unwrap();
+    let log = wait_for("the linked exit is handled", || {
+        let log = rt.block_on(server::call::<Gate>(&rt, pid, (), T)).ok()?;
+        (log.len() == 3).then_some(log)
+    });
+    assert!(
+        log[2].starts_with("exit") && log[2].contains("boom"),
+        "{log:?}"
+    );
+    assert!(
+        rt.is_alive(pid),
+        "a trapped exit from a linked process does not stop it"
+    );
 }

@@ -463,3 +463,42 @@ fn a_dynamic_supervisor_stops_thousands_of_children_when_it_is_shut_down() {
         Some(ExitReason::Shutdown)
     );
 }
+
+/// A child that unlinks itself from its supervisor and registers `name` once it has.
+fn loner(name: &'static str) -> ChildSpec {
+    ChildSpec::worker(name, move |ctx| async move {
+        if let Some(sup) = ctx.parent() {
+            ctx.unlink(sup);
+        }
+        let _ = ctx.register(name);
+        while ctx.recv().await.downcast::<&str>().ok() != Some("exit") {}
+    })
+    .shutdown(Shutdown::Infinity)
+}
+
+#[test]
+fn terminating_children_waits_until_they_are_gone_linked_or_not_and_leaves_no_message() {
+    let rt = runtime();
+    let log = Log::default();
+    let spec = SupervisorSpec::new(Strategy::OneForOne, Intensity::otp())
+        .child(worker("linked", &log).shutdown(Shutdown::Infinity))
+        .child(loner("unlinked"));
+    let sup = supervisor::start(&rt, SpawnOpts::new(), spec).unwrap();
+    let unlinked = wait_for("the loner unlinked itself", || rt.whereis("unlinked"));
+    let linked = pids(&rt, sup)[0].unwrap();
+    for (id, pid) in [("unlinked", unlinked), ("linked", linked)] {
+        let done = rt.block_on(supervisor::terminate_child(&rt, sup, id, T));
+        assert_eq!(done, Ok(Ok(())), "{id}");
+        assert!(
+            !rt.is_alive(pid),
+            "{id} is gone when terminate_child returns"
+        );
+    }
+    let info = rt.process_info(sup).unwrap();
+    assert_eq!(
+        info.mailbox_len, 0,
+        "no exit or DOWN left behind: {:?}",
+        info.mailbox_head
+    );
+    assert!(info.monitors.is_empty(), "{:?}", info.monitors);
+}

@@ -3,19 +3,23 @@
 //! into one broadcast frame for pub/sub. Channels find it by its registered name, the topic.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::chat::frame::{encode, push_str};
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::pubsub::Broadcast;
 use crate::chat::{names, send_named, ChatShared, Push};
-use crate::ctx::Received;
 use crate::db::StoredMessage;
-use crate::dynamic_supervisor;
-use crate::server::{CallMsg, CastMsg};
+use crate::dynamic_supervisor::{self, StartChildError};
+use crate::server::{self, wait_for_name, Behaviour, CastMsg, Flow, ReplyTo};
 use crate::supervisor::{ChildSpec, Restart};
-use crate::{Ctx, ExitReason, Handle, Kind, Pid};
+use crate::{Ctx, ExitReason, Handle, Kind, Msg, Pid, SpawnError};
+
+/// How long a channel waits for its room: for the rooms supervisor to be up, or for a room
+/// another channel is starting at the same moment.
+const FIND_WAIT: Duration = Duration::from_secs(1);
 
 /// Asks the room for its recent history (oldest first).
 #[derive(Debug)]
@@ -46,100 +50,143 @@ pub(crate) async fn find_or_start(
     shared: &Arc<ChatShared>,
     topic: &str,
 ) -> Result<Pid, String> {
-    for _ in 0..50 {
+    let deadline = Instant::now() + FIND_WAIT;
+    let gave_up = || format!("the room {topic} could not be started");
+    loop {
         if let Some(pid) = h.whereis(topic) {
             return Ok(pid);
         }
-        let Some(rooms) = h.whereis(names::ROOMS) else {
-            crate::timer::sleep(Duration::from_millis(5)).await;
-            continue;
-        };
-        match dynamic_supervisor::start_child(
-            h,
-            rooms,
-            child_spec(shared.clone(), topic),
-            Duration::from_secs(5),
-        )
-        .await
-        {
+        if Instant::now() >= deadline {
+            return Err(gave_up());
+        }
+        let rooms = wait_for_name(h, names::ROOMS, deadline)
+            .await
+            .ok_or_else(gave_up)?;
+        let spec = child_spec(shared.clone(), topic);
+        match dynamic_supervisor::start_child(h, rooms, spec, Duration::from_secs(5)).await {
             Ok(Ok(pid)) => return Ok(pid),
             // Another channel started it first (its name is taken): look it up again.
-            Ok(Err(_)) | Err(_) => {
-                crate::timer::sleep(Duration::from_millis(2)).await;
-            }
+            Ok(Err(StartChildError::Spawn(SpawnError::NameTaken(..)))) => {}
+            Ok(Err(e)) => return Err(format!("the room {topic} could not be started: {e}")),
+            // The rooms supervisor went away during the call: wait for the next one.
+            Err(_) => {}
         }
     }
-    Err(format!("the room {topic} could not be started"))
 }
 
 fn child_spec(shared: Arc<ChatShared>, topic: &str) -> ChildSpec {
     let topic: Arc<str> = topic.into();
     ChildSpec::new(topic.clone(), move |h, opts| {
-        let shared = shared.clone();
-        let topic = topic.clone();
-        h.spawn_with(opts.name(topic.clone()), move |ctx| run(ctx, shared, topic))
+        let room = Room::new(h.clone(), shared.clone(), topic.clone());
+        server::start(h, opts.name(topic.clone()), room)
     })
     .kind(Kind::Room)
     .restart(Restart::Permanent)
 }
 
-async fn run(ctx: Ctx, shared: Arc<ChatShared>, topic: Arc<str>) -> ExitReason {
-    let room = topic.strip_prefix("room:").unwrap_or(&topic).to_string();
-    let mut history: VecDeque<StoredMessage> = VecDeque::new();
-    if shared.config.history {
-        match shared
-            .pool
-            .recent_messages(&room, shared.config.history_len)
-            .await
-        {
-            Ok(recent) => history.extend(recent),
-            Err(e) => {
-                return ExitReason::custom(format!("could not load the history of {topic}: {e}"))
-            }
+/// A room's state: its recent history and what it has broadcast.
+struct Room {
+    handle: Handle,
+    shared: Arc<ChatShared>,
+    topic: Arc<str>,
+    history: VecDeque<StoredMessage>,
+    /// What `history` holds, roughly, in bytes.
+    history_bytes: usize,
+    posted: u64,
+}
+
+fn message_bytes(m: &StoredMessage) -> usize {
+    64 + m.body.len() + m.nick.len()
+}
+
+impl Room {
+    fn new(handle: Handle, shared: Arc<ChatShared>, topic: Arc<str>) -> Room {
+        Room {
+            handle,
+            shared,
+            topic,
+            history: VecDeque::new(),
+            history_bytes: 0,
+            posted: 0,
         }
     }
-    let mut posted: u64 = 0;
-    loop {
-        let msg = match ctx.recv_or_system().await {
-            Received::StateRequest => {
-                let bytes: usize = history
-                    .iter()
-                    .map(|m| 64 + m.body.len() + m.nick.len())
-                    .sum();
-                ctx.publish_state(
-                    format!(
-                        "topic: {topic}\nsubscribers: {}\nmessages broadcast since start: {posted}\nhistory kept: {}",
-                        ctx.handle().subscriber_count(&topic),
-                        history.len()
-                    ),
-                    bytes,
-                );
-                continue;
+
+    fn remember(&mut self, m: StoredMessage) {
+        if self.history.len() == self.shared.config.history_len {
+            if let Some(old) = self.history.pop_front() {
+                self.history_bytes -= message_bytes(&old);
             }
-            Received::Message(msg) => msg,
-        };
-        let msg = match msg.downcast::<CallMsg<GetHistory, Vec<StoredMessage>>>() {
-            Ok(call) => {
-                call.reply.send(history.iter().cloned().collect());
-                continue;
-            }
-            Err(msg) => msg,
-        };
-        if let Ok(Committed(m)) = msg.downcast::<Committed>() {
-            posted += 1;
-            let frame = encode(None, None, &topic, "new_msg", &message_json(&m));
-            if shared.config.history {
-                if history.len() == shared.config.history_len {
-                    history.pop_front();
-                }
-                history.push_back(m);
-            }
-            ChatMetrics::add(&shared.metrics.broadcasts);
-            let b = CastMsg(Broadcast {
-                topic: topic.clone(),
-                frame: Push(frame.into()),
-            });
-            send_named(ctx.handle(), names::PUBSUB, b, Duration::from_secs(5)).await;
         }
+        self.history_bytes += message_bytes(&m);
+        self.history.push_back(m);
+    }
+}
+
+impl Behaviour for Room {
+    type Call = GetHistory;
+    type Reply = Vec<StoredMessage>;
+    type Cast = Infallible;
+
+    /// Loads the recent history, so a restarted room has it again.
+    async fn init(&mut self, _ctx: &Ctx) -> Result<(), ExitReason> {
+        if !self.shared.config.history {
+            return Ok(());
+        }
+        let room = self.topic.strip_prefix("room:").unwrap_or(&self.topic);
+        let recent = self
+            .shared
+            .pool
+            .recent_messages(room, self.shared.config.history_len)
+            .await
+            .map_err(|e| {
+                ExitReason::custom(format!("could not load the history of {}: {e}", self.topic))
+            })?;
+        for m in recent {
+            self.remember(m);
+        }
+        Ok(())
+    }
+
+    async fn handle_call(
+        &mut self,
+        _ctx: &Ctx,
+        _request: GetHistory,
+        reply: ReplyTo<Vec<StoredMessage>>,
+    ) -> Flow {
+        reply.send(self.history.iter().cloned().collect());
+        Flow::Continue
+    }
+
+    /// A committed message (sent by the channel that stored it): broadcast it.
+    async fn handle_info(&mut self, ctx: &Ctx, msg: Msg) -> Flow {
+        let Ok(Committed(m)) = msg.downcast::<Committed>() else {
+            return Flow::Continue;
+        };
+        self.posted += 1;
+        let frame = encode(None, None, &self.topic, "new_msg", &message_json(&m));
+        if self.shared.config.history {
+            self.remember(m);
+        }
+        ChatMetrics::add(&self.shared.metrics.broadcasts);
+        let b = CastMsg(Broadcast {
+            topic: self.topic.clone(),
+            frame: Push(frame.into()),
+        });
+        send_named(ctx.handle(), names::PUBSUB, b, Duration::from_secs(5)).await;
+        Flow::Continue
+    }
+
+    fn render_state(&self) -> String {
+        format!(
+            "topic: {}\nsubscribers: {}\nmessages broadcast since start: {}\nhistory kept: {}",
+            self.topic,
+            self.handle.subscriber_count(&self.topic),
+            self.posted,
+            self.history.len()
+        )
+    }
+
+    fn state_size(&self) -> usize {
+        self.history_bytes
     }
 }

@@ -1,4 +1,5 @@
-//! The pool: a handle callers use, and the pool process that owns the checkout queue.
+//! The pool: the handle callers use, and the supervision tree behind it (the pool process,
+//! in `pool/process.rs`, then the connections).
 //!
 //! A call builds a [`Request`], sends it to the pool process (found by its registered name, so
 //! a restarted pool is found again) and awaits the reply with the call's timeout. The pool
@@ -9,24 +10,27 @@
 //! runs — cannot leak one. A caller that gives up (timeout, or its process exits and drops the
 //! call's future) tells the pool, which takes its request out of the queue.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+mod process;
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
-use parking_lot::Mutex;
 use rusqlite::Connection;
 
-use super::connection::{self, ConnMsg, Job};
-use super::metrics::{CheckoutOutcome, CheckoutRecord, PoolMetrics, Stats};
-use super::queue::{CheckoutQueue, Codel, Decision, Lane};
-use super::request::{Insert, Request, RunReq, Stage, Work};
+use super::connection::ConnProc;
+use super::messages::PoolMsg;
+use super::metrics::{CheckoutRecord, PoolMetrics};
+use super::request::{Insert, Request, RunReq, Work};
+use super::shared::PoolShared;
 use super::storage::{self, WriteLockHolder};
 use super::{DbError, PoolConfig, StoredMessage};
-use crate::ctx::{with_timeout, Received};
+use crate::ctx::with_timeout;
+use crate::server::{self, wait_for_name};
 use crate::supervisor::{self, ChildSpec, Intensity, Strategy, SupervisorSpec};
-use crate::{Ctx, Down, ExitReason, Handle, Kind, MonitorRef, Pid, SendError, SpawnOpts};
+use crate::{Handle, Kind, Pid, SendError, SpawnOpts};
+use process::PoolProc;
 
 /// How long a call waits for a pool process to be registered (one is restarting) before
 /// answering [`DbError::NoPool`].
@@ -49,73 +53,6 @@ pub struct ConnectionInfo {
     pub pid: Option<Pid>,
     /// Running a request right now.
     pub busy: bool,
-}
-
-/// State shared by the handle, the pool process and the connection processes; kept across
-/// restarts of any of them.
-pub(crate) struct PoolShared {
-    pub(crate) config: PoolConfig,
-    pub(crate) stats: Stats,
-    /// The "make the database slow" latency, in nanoseconds.
-    pub(crate) latency_ns: AtomicU64,
-    slots: Box<[SlotShared]>,
-    write_lock: Mutex<Option<WriteLockHolder>>,
-    write_lock_held: AtomicBool,
-    /// The pool process last seen (0: look it up).
-    pool_pid: AtomicU64,
-    next_id: AtomicU64,
-}
-
-#[derive(Default)]
-struct SlotShared {
-    pid: AtomicU64,
-    busy: AtomicBool,
-}
-
-impl PoolShared {
-    fn new(config: PoolConfig) -> PoolShared {
-        PoolShared {
-            slots: (0..config.pool_size)
-                .map(|_| SlotShared::default())
-                .collect(),
-            config,
-            stats: Stats::new(),
-            latency_ns: AtomicU64::new(0),
-            write_lock: Mutex::new(None),
-            write_lock_held: AtomicBool::new(false),
-            pool_pid: AtomicU64::new(0),
-            next_id: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn set_connection(&self, index: usize, pid: Pid) {
-        if let Some(s) = self.slots.get(index) {
-            s.pid.store(pid.id(), Ordering::Release);
-        }
-    }
-
-    pub(crate) fn forget_connection(&self, index: usize, pid: Pid) {
-        if let Some(s) = self.slots.get(index) {
-            let _ = s
-                .pid
-                .compare_exchange(pid.id(), 0, Ordering::AcqRel, Ordering::Acquire);
-        }
-    }
-}
-
-/// Messages the pool process takes.
-#[derive(Debug)]
-pub(crate) enum PoolMsg {
-    /// A caller wants a connection.
-    Checkout(Request),
-    /// The caller of request `id` gave up.
-    Cancel(u64),
-    /// A connection process is up and idle.
-    ConnUp { index: usize, pid: Pid },
-    /// A connection finished its job.
-    Checkin { index: usize, pid: Pid },
-    /// The periodic queue check; `last_sent` is the oldest request seen by the previous one.
-    Poll { last_sent: Instant },
 }
 
 impl Pool {
@@ -210,7 +147,7 @@ impl Pool {
         let give_up = deadline.min(sent + NO_POOL_WAIT);
         let pool = loop {
             if let Some(pid) = self.pool_process() {
-                match self.handle.send(pid, PoolMsg::Checkout(request)) {
+                match server::cast_raw(&self.handle, pid, PoolMsg::Checkout(request)) {
                     Ok(()) => break pid,
                     Err(SendError { message, .. }) => {
                         let PoolMsg::Checkout(r) = message else {
@@ -226,11 +163,14 @@ impl Pool {
                     }
                 }
             }
-            if Instant::now() >= give_up {
-                request.forget();
-                return Err(DbError::NoPool);
+            // The pool process is restarting: wait for the next one to be registered.
+            match wait_for_name(&self.handle, &shared.config.name, give_up).await {
+                Some(pid) => shared.pool_pid.store(pid.id(), Ordering::Release),
+                None => {
+                    request.forget();
+                    return Err(DbError::NoPool);
+                }
             }
-            crate::timer::sleep(Duration::from_millis(2)).await;
         };
         let mut cancel = CancelOnDrop {
             handle: &self.handle,
@@ -354,7 +294,7 @@ struct CancelOnDrop<'a> {
 impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let _ = self.handle.send(self.pool, PoolMsg::Cancel(self.id));
+            let _ = server::cast_raw(self.handle, self.pool, PoolMsg::Cancel(self.id));
         }
     }
 }
@@ -368,8 +308,7 @@ fn supervisor_spec(shared: &Arc<PoolShared>) -> SupervisorSpec {
     let s = shared.clone();
     let mut spec = SupervisorSpec::new(Strategy::RestForOne, intensity).child(
         ChildSpec::new("pool", move |h, opts| {
-            let s = s.clone();
-            h.spawn_with(opts, move |ctx| run_pool(ctx, s))
+            server::start(h, opts, PoolProc::new(s.clone()))
         })
         .kind(Kind::Pool)
         .name(config.name.clone())
@@ -379,397 +318,11 @@ fn supervisor_spec(shared: &Arc<PoolShared>) -> SupervisorSpec {
         let s = shared.clone();
         spec = spec.child(
             ChildSpec::new(format!("conn {}", index + 1), move |h, opts| {
-                let s = s.clone();
-                h.spawn_with(opts, move |ctx| connection::run(ctx, s, index))
+                server::start(h, opts, ConnProc::new(s.clone(), index))
             })
             .kind(Kind::PoolConnection)
             .label(format!("db conn {}", index + 1)),
         );
     }
     spec
-}
-
-/// The pool process's view of one connection.
-struct Slot {
-    pid: Option<Pid>,
-    monitor: Option<MonitorRef>,
-    busy: bool,
-    writing: bool,
-    idle_since: Instant,
-}
-
-struct PoolProc {
-    ctx: Ctx,
-    shared: Arc<PoolShared>,
-    slots: Vec<Slot>,
-    /// Idle connections, longest idle first.
-    idle: VecDeque<usize>,
-    queue: CheckoutQueue,
-    /// Insert batches in flight (one at a time, unless `queue: false`).
-    writers: usize,
-    codel: Codel,
-}
-
-async fn run_pool(ctx: Ctx, shared: Arc<PoolShared>) -> ExitReason {
-    shared.pool_pid.store(ctx.pid().id(), Ordering::Release);
-    let now = Instant::now();
-    let config = &shared.config;
-    let mut pool = PoolProc {
-        codel: Codel::new(config.queue_target, config.queue_interval, now),
-        slots: (0..config.pool_size)
-            .map(|_| Slot {
-                pid: None,
-                monitor: None,
-                busy: false,
-                writing: false,
-                idle_since: now,
-            })
-            .collect(),
-        idle: VecDeque::new(),
-        queue: CheckoutQueue::default(),
-        writers: 0,
-        shared: shared.clone(),
-        ctx,
-    };
-    pool.schedule_poll(now);
-    pool.publish();
-    loop {
-        match pool.ctx.recv_or_system().await {
-            Received::StateRequest => {
-                let size = pool.queue.len() * std::mem::size_of::<Request>()
-                    + pool.slots.len() * std::mem::size_of::<Slot>();
-                pool.ctx.publish_state(pool.render(), size);
-            }
-            Received::Message(msg) => match msg.downcast::<PoolMsg>() {
-                Ok(msg) => pool.handle(msg),
-                Err(msg) => {
-                    if let Ok(down) = msg.downcast::<Down>() {
-                        pool.connection_down(down);
-                    }
-                }
-            },
-        }
-        pool.publish();
-    }
-}
-
-impl PoolProc {
-    fn handle(&mut self, msg: PoolMsg) {
-        match msg {
-            PoolMsg::Checkout(request) => self.checkout(request),
-            PoolMsg::Cancel(id) => {
-                if let Some(request) = self.queue.remove(id) {
-                    self.record(&request, Instant::now(), CheckoutOutcome::Cancelled);
-                    request.forget();
-                }
-            }
-            PoolMsg::ConnUp { index, pid } => self.connection_up(index, pid),
-            PoolMsg::Checkin { index, pid } => self.checkin(index, pid),
-            PoolMsg::Poll { last_sent } => self.poll(last_sent),
-        }
-    }
-
-    fn record(&self, request: &Request, now: Instant, outcome: CheckoutOutcome) {
-        self.shared.stats.checkout(
-            request.id,
-            now,
-            now.saturating_duration_since(request.sent),
-            self.codel.is_slow(),
-            outcome,
-        );
-    }
-
-    fn checkout(&mut self, request: Request) {
-        let now = Instant::now();
-        if request.is_canceled() {
-            self.record(&request, now, CheckoutOutcome::Cancelled);
-            request.forget();
-            return;
-        }
-        let insert = request.is_insert();
-        let queue = self.shared.config.queue;
-        // As in DBConnection, a free connection is handed out at once, outside the drop rule.
-        // Inserts also wait for the one writer, unless queuing is off.
-        if !self.idle.is_empty() && (!insert || self.writers == 0 || !queue) {
-            self.record(&request, now, CheckoutOutcome::Served);
-            let index = self.idle.pop_front().expect("checked non-empty");
-            self.dispatch(index, vec![request], insert, now);
-            // If that connection had just exited, the request is queued again: another
-            // idle connection takes it.
-            if !self.queue.is_empty() && !self.idle.is_empty() {
-                self.drain(now);
-            }
-            return;
-        }
-        if !queue {
-            self.record(&request, now, CheckoutOutcome::Unavailable);
-            request.fail(DbError::Unavailable);
-            return;
-        }
-        self.queue.push(request);
-    }
-
-    /// Serves queued requests while connections are free: the DBConnection dequeue, with
-    /// every insert waiting at that moment joining one group commit.
-    fn drain(&mut self, now: Instant) {
-        while let Some(&index) = self.idle.front() {
-            let Some(first) = self.next_request(now) else {
-                break;
-            };
-            self.idle.pop_front();
-            if first.is_insert() {
-                let mut batch = vec![first];
-                while batch.len() < self.shared.config.max_batch.max(1) {
-                    match self.next_in_lane(Lane::Writes, now) {
-                        Some(r) => batch.push(r),
-                        None => break,
-                    }
-                }
-                self.dispatch(index, batch, true, now);
-            } else {
-                self.dispatch(index, vec![first], false, now);
-            }
-        }
-        if self.queue.is_empty() && !self.idle.is_empty() {
-            self.codel.empty(now);
-        }
-    }
-
-    fn next_request(&mut self, now: Instant) -> Option<Request> {
-        loop {
-            let lane = self.queue.next_lane(self.writers == 0)?;
-            if let Some(r) = self.admit(lane, now) {
-                return Some(r);
-            }
-        }
-    }
-
-    fn next_in_lane(&mut self, lane: Lane, now: Instant) -> Option<Request> {
-        while !self.queue.lane_is_empty(lane) {
-            if let Some(r) = self.admit(lane, now) {
-                return Some(r);
-            }
-        }
-        None
-    }
-
-    /// Takes the head of `lane` and applies the drop rule: the request, or `None` if it was
-    /// dropped or its caller had gone.
-    fn admit(&mut self, lane: Lane, now: Instant) -> Option<Request> {
-        let request = self.queue.pop(lane)?;
-        if request.is_canceled() {
-            self.record(&request, now, CheckoutOutcome::Cancelled);
-            request.forget();
-            return None;
-        }
-        match self.codel.dequeue(now, request.sent) {
-            Decision::Serve { waited, slow } => {
-                self.shared
-                    .stats
-                    .checkout(request.id, now, waited, slow, CheckoutOutcome::Served);
-                Some(request)
-            }
-            Decision::Drop { waited } => {
-                self.drop_request(request, now, waited);
-                None
-            }
-        }
-    }
-
-    fn drop_request(&self, request: Request, now: Instant, waited: Duration) {
-        self.shared
-            .stats
-            .checkout(request.id, now, waited, true, CheckoutOutcome::Dropped);
-        request.fail(DbError::Dropped {
-            waited_ms: waited.as_millis() as u64,
-        });
-    }
-
-    fn dispatch(&mut self, index: usize, mut requests: Vec<Request>, write: bool, now: Instant) {
-        let Some(pid) = self.slots[index].pid else {
-            for r in requests.into_iter().rev() {
-                self.queue.push_front(r);
-            }
-            return;
-        };
-        for r in &mut requests {
-            r.stage = Stage::Dispatched;
-        }
-        let deadline = requests.iter().map(|r| r.deadline).max().unwrap_or(now);
-        let idle_for = now.saturating_duration_since(self.slots[index].idle_since);
-        match self.ctx.send(pid, ConnMsg::Job(Job { requests, deadline })) {
-            Ok(()) => {
-                self.shared.stats.idle(idle_for, now);
-                let slot = &mut self.slots[index];
-                slot.busy = true;
-                slot.writing = write;
-                if write {
-                    self.writers += 1;
-                }
-                self.shared.slots[index].busy.store(true, Ordering::Relaxed);
-            }
-            Err(SendError {
-                message: ConnMsg::Job(job),
-                ..
-            }) => {
-                // It exited before its DOWN reached us: requeue, oldest first, and forget it.
-                for mut r in job.requests.into_iter().rev() {
-                    r.stage = Stage::Queued;
-                    self.queue.push_front(r);
-                }
-                self.slot_down(index);
-            }
-        }
-    }
-
-    fn checkin(&mut self, index: usize, pid: Pid) {
-        let now = Instant::now();
-        let Some(slot) = self.slots.get_mut(index) else {
-            return;
-        };
-        if slot.pid != Some(pid) || !slot.busy {
-            return;
-        }
-        slot.busy = false;
-        slot.idle_since = now;
-        if std::mem::take(&mut slot.writing) {
-            self.writers -= 1;
-        }
-        self.shared.slots[index]
-            .busy
-            .store(false, Ordering::Relaxed);
-        self.idle.push_back(index);
-        self.drain(now);
-    }
-
-    fn connection_up(&mut self, index: usize, pid: Pid) {
-        if index >= self.slots.len() || self.slots[index].pid == Some(pid) {
-            return;
-        }
-        if let Some(old) = self.slots[index].monitor.take() {
-            self.ctx.demonitor(old);
-        }
-        self.slot_down(index);
-        let monitor = self.ctx.monitor(pid);
-        let now = Instant::now();
-        self.slots[index] = Slot {
-            pid: Some(pid),
-            monitor: Some(monitor),
-            busy: false,
-            writing: false,
-            idle_since: now,
-        };
-        self.idle.push_back(index);
-        self.drain(now);
-    }
-
-    fn connection_down(&mut self, down: Down) {
-        let Some(index) = self
-            .slots
-            .iter()
-            .position(|s| s.monitor == Some(down.monitor))
-        else {
-            return;
-        };
-        self.slots[index].monitor = None;
-        self.slot_down(index);
-        // If it was the writer, queued inserts can go to another connection now.
-        self.drain(Instant::now());
-    }
-
-    /// Forgets the connection in slot `index` (it has exited).
-    fn slot_down(&mut self, index: usize) {
-        let slot = &mut self.slots[index];
-        if slot.busy && slot.writing {
-            self.writers -= 1;
-        }
-        slot.pid = None;
-        slot.busy = false;
-        slot.writing = false;
-        if let Some(m) = slot.monitor.take() {
-            self.ctx.demonitor(m);
-        }
-        self.shared.slots[index]
-            .busy
-            .store(false, Ordering::Relaxed);
-        self.idle.retain(|&i| i != index);
-    }
-
-    /// DBConnection's poll: if the queue made no progress since the last one, apply the drop
-    /// rule without waiting for a connection to come free.
-    fn poll(&mut self, last_sent: Instant) {
-        let now = Instant::now();
-        match self.queue.oldest_sent() {
-            Some(sent) if sent <= last_sent => {
-                if self.codel.poll(now, now.saturating_duration_since(sent)) {
-                    if let Some(cutoff) = now.checked_sub(self.codel.drop_after()) {
-                        for r in self.queue.take_older_than(cutoff) {
-                            if r.is_canceled() {
-                                self.record(&r, now, CheckoutOutcome::Cancelled);
-                                r.forget();
-                            } else {
-                                let waited = now.saturating_duration_since(r.sent);
-                                self.drop_request(r, now, waited);
-                            }
-                        }
-                    }
-                }
-                self.schedule_poll(sent);
-            }
-            Some(sent) => self.schedule_poll(sent),
-            None => self.schedule_poll(now),
-        }
-    }
-
-    fn schedule_poll(&self, last_sent: Instant) {
-        self.ctx.handle().send_after(
-            self.ctx.pid(),
-            self.shared.config.queue_interval,
-            PoolMsg::Poll { last_sent },
-        );
-    }
-
-    fn publish(&self) {
-        let stats = &self.shared.stats;
-        let size = self.slots.iter().filter(|s| s.pid.is_some()).count();
-        let busy = self.slots.iter().filter(|s| s.busy).count();
-        stats.size.store(size, Ordering::Relaxed);
-        stats.checked_out.store(busy, Ordering::Relaxed);
-        stats.idle.store(self.idle.len(), Ordering::Relaxed);
-        stats.queue_len.store(self.queue.len(), Ordering::Relaxed);
-        stats.slow.store(self.codel.is_slow(), Ordering::Relaxed);
-    }
-
-    fn render(&self) -> String {
-        let config = &self.shared.config;
-        let oldest = self
-            .queue
-            .oldest_sent()
-            .map_or_else(|| "-".to_string(), |s| format!("{:?}", s.elapsed()));
-        let mut out = format!(
-            "database: {}\nqueue: {} waiting (oldest {oldest}), {}\nqueue_target {:?}, queue_interval {:?}, queue {}\nconnections: {} of {} up, {} idle, {} writing\n",
-            config.path.display(),
-            self.queue.len(),
-            if self.codel.is_slow() { "SLOW: dropping requests older than 2 × queue_target" } else { "fast" },
-            config.queue_target,
-            config.queue_interval,
-            config.queue,
-            self.slots.iter().filter(|s| s.pid.is_some()).count(),
-            config.pool_size,
-            self.idle.len(),
-            self.writers,
-        );
-        for (i, s) in self.slots.iter().enumerate() {
-            let state = match (s.pid, s.busy) {
-                (None, _) => "down".to_string(),
-                (Some(p), true) => format!("{p} busy"),
-                (Some(p), false) => format!("{p} idle"),
-            };
-            out.push_str(&format!("  db conn {}: {state}\n", i + 1));
-        }
-        for r in self.queue.iter().take(5) {
-            out.push_str(&format!("  waiting: {r:?}\n"));
-        }
-        out
-    }
 }
