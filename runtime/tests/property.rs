@@ -81,14 +81,6 @@ fn spec_of(plan: &SupPlan) -> SupervisorSpec {
 
 // ----- the model -----
 
-/// A known runtime defect the model mirrors so the rest of the comparison can run: after a
-/// `one_for_all` restart that forgot a temporary sibling placed before the failed child, the
-/// `Restarted` events give the failed child's reason to whichever child now stands at the
-/// failed child's old position, and `shutdown` to the failed child (the runtime compares
-/// positions taken before and after forgetting). Set to `false` once fixed;
-/// `a_restart_event_carries_the_failed_childs_reason` below shows the defect on its own.
-const RUNTIME_RESTART_REASON_BUG: bool = true;
-
 /// One process the model knows of (an incarnation), numbered in start order. The test maps
 /// each to the pid it sees in its place the first time, and from then on expects that pid.
 type Gen = usize;
@@ -295,12 +287,7 @@ impl MSup {
             }
             let prev = c.history.last().map_or(old, |e| e.gen);
             // The failed child restarts for its own reason, the others for `shutdown`.
-            let failed = if RUNTIME_RESTART_REASON_BUG {
-                kept.len() == i
-            } else {
-                j == i
-            };
-            let cause = if failed {
+            let cause = if j == i {
                 reason.clone()
             } else {
                 ExitReason::Shutdown
@@ -843,10 +830,9 @@ fn run(plan: &SupPlan, steps: &[Step]) -> Result<(), String> {
 
 /// The smallest case the property found: `one_for_all` over a temporary `a` and permanent `b`
 /// and `c`; `b` is killed. `a` is forgotten, `b` and `c` restart, and the events should say `b`
-/// restarted because it was killed and `c` because it was shut down. Today the runtime reports
-/// `b` for `shutdown` and `c` for `killed`.
+/// restarted because it was killed and `c` because it was shut down (the runtime used to report
+/// `b` for `shutdown` and `c` for `killed`: positions shifted when `a` was forgotten).
 #[test]
-#[ignore = "runtime defect: restart reasons shift when a temporary sibling before the failed child is forgotten"]
 fn a_restart_event_carries_the_failed_childs_reason() {
     let rt = support::runtime();
     let spec = SupervisorSpec::new(

@@ -197,7 +197,9 @@ impl Sup {
                 (i..self.children.len()).collect()
             }
         };
-        // Temporary siblings stopped for the strategy are not restarted, but forgotten.
+        // Temporary siblings stopped for the strategy are not restarted, but forgotten; that
+        // shifts positions, so the failed child is known by its id from here on.
+        let failed_id = self.children[i].spec.id.clone();
         let mut restart_ids = Vec::new();
         for &j in &to_restart {
             let c = &self.children[j];
@@ -218,7 +220,7 @@ impl Sup {
             let Some(j) = self.children.iter().position(|c| c.spec.id == id) else {
                 continue;
             };
-            let cause = if j == i {
+            let cause = if id == failed_id {
                 reason.clone()
             } else {
                 ExitReason::Shutdown
