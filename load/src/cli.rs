@@ -51,7 +51,7 @@ pub struct LoadArgs {
     /// Closed model: messages (requests) per client per second, e.g. 2/s; 0 only connects and
     /// joins (WebSocket); max sends again as soon as the reply is in.
     #[arg(long, default_value = "1/s", value_parser = units::rate)]
-    pub rate: Option<f64>,
+    pub rate: units::Pace,
     /// Open model: messages (requests) per second across all clients, sent on schedule.
     #[arg(long, value_parser = units::positive_per_second, conflicts_with = "rate")]
     pub arrival_rate: Option<f64>,
@@ -93,7 +93,7 @@ impl LoadArgs {
         plan.room = self.room.clone();
         plan.model = match self.arrival_rate {
             Some(arrival_rate) => Model::Open { arrival_rate },
-            None => Model::Closed { rate: self.rate },
+            None => Model::Closed { rate: self.rate.0 },
         };
         plan.timeout = self.timeout;
         plan.drain = self.drain;
@@ -177,6 +177,34 @@ where
         Err(e) => {
             eprintln!("{e}");
             e.exit_code()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[derive(Parser)]
+    struct Load {
+        #[command(flatten)]
+        args: LoadArgs,
+    }
+
+    #[test]
+    fn the_flags_are_consistent_and_all_documented() {
+        Load::command().debug_assert();
+        let help = Load::command().render_long_help().to_string();
+        for flag in [
+            "--url", "--clients", "--ramp", "--duration", "--room", "--rate", "--arrival-rate",
+            "--json", "--p99-under", "--errors-under", "--timeout", "--drain", "--source",
+            "--workers", "--quiet",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from --help");
+        }
+        for arg in Load::command().get_arguments() {
+            assert!(arg.get_help().is_some(), "{} has no help", arg.get_id());
         }
     }
 }

@@ -48,13 +48,17 @@ pub fn positive_per_second(s: &str) -> Result<f64, String> {
     })
 }
 
-/// A closed-model pace: `N/s` per client, or `max` for no pause between replies and sends.
-pub fn rate(s: &str) -> Result<Option<f64>, String> {
+/// A closed-model pace: sends per second per client, or `None` for no pause.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pace(pub Option<f64>);
+
+/// `N/s` per client, or `max` for no pause between a reply and the next send.
+pub fn rate(s: &str) -> Result<Pace, String> {
     if s.trim().eq_ignore_ascii_case("max") {
-        return Ok(None);
+        return Ok(Pace(None));
     }
     per_second(s)
-        .map(Some)
+        .map(|r| Pace(Some(r)))
         .map_err(|e| format!("{e}, or max for no pause"))
 }
 
@@ -86,8 +90,8 @@ mod tests {
         assert_eq!(duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(per_second("100/s"), Ok(100.0));
         assert_eq!(per_second("0.5/s"), Ok(0.5));
-        assert_eq!(rate("max"), Ok(None));
-        assert_eq!(rate("2/s"), Ok(Some(2.0)));
+        assert_eq!(rate("max"), Ok(Pace(None)));
+        assert_eq!(rate("2/s"), Ok(Pace(Some(2.0))));
         assert_eq!(percent("1%"), Ok(0.01));
         assert!(duration("soon").is_err());
         assert!(duration("5h").is_err());
