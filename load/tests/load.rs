@@ -393,3 +393,91 @@ fn http_mode_against_api_health() {
     assert_eq!(after - before, s.messages.sent + 1);
     assert_eq!(s.latency_ms.round_trip.count, s.messages.sent);
 }
+
+/// A WebSocket server that upgrades every connection, then hands it to `behave` on its own
+/// thread; it stops accepting when dropped.
+struct Fake {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+type Ws = async_tungstenite::tungstenite::WebSocket<TcpStream>;
+
+impl Fake {
+    fn start(behave: fn(Ws)) -> Fake {
+        let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        l.set_nonblocking(true).expect("non-blocking accept");
+        let addr = l.local_addr().expect("its address");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !flag.load(Ordering::SeqCst) && Instant::now() < deadline {
+                match l.accept() {
+                    Ok((s, _)) => {
+                        std::thread::spawn(move || {
+                            let _ = s.set_nonblocking(false);
+                            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                            if let Ok(ws) = async_tungstenite::tungstenite::accept(s) {
+                                behave(ws);
+                            }
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Fake { addr, stop }
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_server_that_closes_the_socket_is_reported_with_its_close_code() {
+    use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use async_tungstenite::tungstenite::protocol::CloseFrame;
+    let fake = Fake::start(|mut ws| {
+        let _ = ws.read(); // the join
+        let _ = ws.close(Some(CloseFrame {
+            code: CloseCode::Again,
+            reason: "try again later".into(),
+        }));
+        let _ = ws.flush();
+        let _ = ws.read();
+    });
+    let mut p = plan(&format!("ws://{}/socket", fake.addr), 3, 800);
+    p.timeout = Duration::from_millis(500);
+    let s = run_bounded(p);
+    let closed = s
+        .errors
+        .get("closed with code 1013: try again later")
+        .copied()
+        .unwrap_or(0);
+    assert!(closed >= 3, "{:?}", s.errors);
+    assert_eq!(s.connections.ok, closed, "every connection was closed");
+    assert_eq!(s.joins.ok, 0);
+    assert_eq!(s.joins.failed, s.joins.attempted);
+}
+
+#[test]
+fn a_server_that_stalls_after_the_upgrade_is_reported_as_timed_out() {
+    let fake = Fake::start(|mut ws| {
+        // Reads (so the client's writes never block) and never answers.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && ws.read().is_ok() {}
+    });
+    let mut p = plan(&format!("ws://{}/socket", fake.addr), 3, 1000);
+    p.timeout = Duration::from_millis(300);
+    p.drain = Duration::from_millis(300);
+    let s = run_bounded(p);
+    assert!(s.connections.ok >= 3);
+    assert_eq!(s.joins.ok, 0);
+    let timed_out = s.errors.get("timed out: join reply").copied().unwrap_or(0);
+    assert!(timed_out >= 3, "{:?}", s.errors);
+    assert_eq!(s.messages.sent, 0);
+}
