@@ -171,7 +171,8 @@ where
         #[command(flatten)]
         args: LoadArgs,
     }
-    let argv = std::iter::once(std::ffi::OsString::from("load")).chain(argv.into_iter().map(Into::into));
+    let argv =
+        std::iter::once(std::ffi::OsString::from("load")).chain(argv.into_iter().map(Into::into));
     match Load::try_parse_from(argv) {
         Ok(l) => run_to(l.args, out),
         Err(e) => {
@@ -197,9 +198,21 @@ mod tests {
         Load::command().debug_assert();
         let help = Load::command().render_long_help().to_string();
         for flag in [
-            "--url", "--clients", "--ramp", "--duration", "--room", "--rate", "--arrival-rate",
-            "--json", "--p99-under", "--errors-under", "--timeout", "--drain", "--source",
-            "--workers", "--quiet",
+            "--url",
+            "--clients",
+            "--ramp",
+            "--duration",
+            "--room",
+            "--rate",
+            "--arrival-rate",
+            "--json",
+            "--p99-under",
+            "--errors-under",
+            "--timeout",
+            "--drain",
+            "--source",
+            "--workers",
+            "--quiet",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }

@@ -64,7 +64,8 @@ pub(crate) async fn user(sh: &Shared, index: usize) {
         if sh.sending_over() && sh.jobs.is_none() {
             return;
         }
-        let deadline = (start.max(Instant::now()) + sh.plan.timeout).min(sh.drain_end_for_request());
+        let deadline =
+            (start.max(Instant::now()) + sh.plan.timeout).min(sh.drain_end_for_request());
         if conn.is_none() {
             Stats::add(&st.connects, 1);
             let t0 = Instant::now();
@@ -174,7 +175,9 @@ async fn exchange(s: &mut Async<TcpStream>, request: &[u8]) -> Result<Response, 
     let mut keep_alive = version == "HTTP/1.1";
     let mut chunked = false;
     for line in lines {
-        let Some((k, v)) = line.split_once(':') else { continue };
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
         let (k, v) = (k.trim(), v.trim());
         if k.eq_ignore_ascii_case("content-length") {
             length = v.parse::<usize>().ok();

@@ -85,12 +85,17 @@ pub(crate) async fn connect(
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)
         .map_err(|e| other("socket", e))?;
     if let Some(src) = source {
-        sock.bind(&SocketAddr::new(IpAddr::V4(src), 0).into())
-            .map_err(|e| other(&format!("bind {src}"), e))?;
+        match sock.bind(&SocketAddr::new(IpAddr::V4(src), 0).into()) {
+            Ok(()) => {}
+            // Only 127.0.0.1 exists on some systems (macOS): connect from the default address.
+            Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => {}
+            Err(e) => return Err(other(&format!("bind {src}"), e)),
+        }
     }
     sock.set_nonblocking(true)
         .map_err(|e| other("nonblocking", e))?;
-    sock.set_tcp_nodelay(true).map_err(|e| other("nodelay", e))?;
+    sock.set_tcp_nodelay(true)
+        .map_err(|e| other("nodelay", e))?;
     match sock.connect(&addr.into()) {
         Ok(()) => {}
         Err(e)

@@ -24,7 +24,13 @@ pub(crate) fn parse(text: &str) -> Option<Incoming> {
 }
 
 /// Encodes a client frame.
-pub(crate) fn encode(join_ref: Option<&str>, msg_ref: &str, topic: &str, event: &str, payload: &Value) -> String {
+pub(crate) fn encode(
+    join_ref: Option<&str>,
+    msg_ref: &str,
+    topic: &str,
+    event: &str,
+    payload: &Value,
+) -> String {
     serde_json::json!([join_ref, msg_ref, topic, event, payload]).to_string()
 }
 
@@ -85,13 +91,25 @@ mod tests {
         assert_eq!(r.msg_ref.as_deref(), Some("7"));
         assert_eq!(r.reply, Some(("ok".into(), None)));
         let e = parse(r#"[null,"6","room:x","phx_reply",{"status":"error","response":{"reason":"unmatched topic"}}]"#).unwrap();
-        assert_eq!(e.reply, Some(("error".into(), Some("unmatched topic".into()))));
+        assert_eq!(
+            e.reply,
+            Some(("error".into(), Some("unmatched topic".into())))
+        );
         let b = parse(r#"[null,null,"room:lobby","new_msg",{"body":"hi"},"extra"]"#).unwrap();
-        assert_eq!((b.join_ref, b.msg_ref, b.event.as_str()), (None, None, "new_msg"));
+        assert_eq!(
+            (b.join_ref, b.msg_ref, b.event.as_str()),
+            (None, None, "new_msg")
+        );
         assert!(parse("not json").is_none());
         assert!(parse(r#"["1","1","t"]"#).is_none());
         assert_eq!(
-            encode(Some("1"), "2", "room:a", "new_msg", &serde_json::json!({"body": "b"})),
+            encode(
+                Some("1"),
+                "2",
+                "room:a",
+                "new_msg",
+                &serde_json::json!({"body": "b"})
+            ),
             r#"["1","2","room:a","new_msg",{"body":"b"}]"#
         );
     }

@@ -202,18 +202,22 @@ impl Plan {
             Model::Closed { rate: Some(r) } if !(r.is_finite() && r >= 0.0) => {
                 return Err(PlanError::Invalid("--rate must be zero or more".into()))
             }
-            Model::Closed { rate: Some(r) } if r == 0.0 && self.target.protocol == Protocol::Http => {
+            Model::Closed { rate: Some(r) }
+                if r == 0.0 && self.target.protocol == Protocol::Http =>
+            {
                 return Err(PlanError::Invalid(
                     "--rate 0 sends no requests; in HTTP mode give a rate, or max for no pause"
                         .into(),
                 ))
             }
             Model::Open { arrival_rate } if !(arrival_rate.is_finite() && arrival_rate > 0.0) => {
-                return Err(PlanError::Invalid("--arrival-rate must be above 0/s".into()))
+                return Err(PlanError::Invalid(
+                    "--arrival-rate must be above 0/s".into(),
+                ))
             }
             _ => {}
         }
-        if self.target.addr.ip().is_loopback() {
+        if self.source(0).is_some() {
             let last = self.source(self.clients - 1);
             if !self.first_source.is_loopback()
                 || last.is_none_or(|ip| !ip.is_loopback() || ip.octets()[3] == 255)
@@ -229,9 +233,9 @@ impl Plan {
         Ok(())
     }
 
-    /// The source address of user `index`, when the target is on loopback.
+    /// The source address of user `index`, when the target is on IPv4 loopback.
     pub fn source(&self, index: usize) -> Option<Ipv4Addr> {
-        if !self.target.addr.ip().is_loopback() {
+        if !matches!(self.target.addr.ip(), IpAddr::V4(ip) if ip.is_loopback()) {
             return None;
         }
         let n = u32::from(self.first_source).checked_add((index / PER_SOURCE) as u32)?;
@@ -273,7 +277,10 @@ mod tests {
         let t = Target::parse("ws://localhost:4001/socket/websocket?token=x").unwrap();
         assert_eq!(t.path, "/socket/websocket?token=x&vsn=2.0.0");
         let t = Target::parse("http://127.0.0.1:4000/api/slow?ms=5").unwrap();
-        assert_eq!((t.protocol, t.path.as_str()), (Protocol::Http, "/api/slow?ms=5"));
+        assert_eq!(
+            (t.protocol, t.path.as_str()),
+            (Protocol::Http, "/api/slow?ms=5")
+        );
         assert_eq!(Target::parse("http://127.0.0.1:4000").unwrap().path, "/");
         assert!(Target::parse("https://127.0.0.1:4000/").is_err());
         assert!(Target::parse("127.0.0.1:4000").is_err());
@@ -290,6 +297,9 @@ mod tests {
         assert_eq!(plan.source(PER_SOURCE), Some(Ipv4Addr::new(127, 0, 0, 3)));
         plan.clients = 30_000;
         let e = plan.validate().unwrap_err().to_string();
-        assert!(e.contains("at most 19000") && e.contains("Split the run"), "{e}");
+        assert!(
+            e.contains("at most 19000") && e.contains("Split the run"),
+            "{e}"
+        );
     }
 }

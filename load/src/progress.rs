@@ -47,7 +47,11 @@ pub fn watch(running: &Running, style: ProgressStyle) {
                 std::thread::sleep(poll);
                 if last.elapsed() >= LINE_EVERY {
                     last = Instant::now();
-                    let _ = writeln!(std::io::stderr(), "load: {}", describe(running.live(), total));
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "load: {}",
+                        describe(running.live(), total)
+                    );
                 }
             }
         }

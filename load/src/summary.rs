@@ -152,9 +152,8 @@ impl Summary {
             received_per_s: received as f64 / sending,
         };
         let operations = connections.attempted + joins.attempted + messages.sent;
-        let failures = connections.failed
-            + joins.failed
-            + messages.sent.saturating_sub(messages.acknowledged);
+        let failures =
+            connections.failed + joins.failed + messages.sent.saturating_sub(messages.acknowledged);
         let (model, rate_per_client, arrival_rate) = match plan.model {
             Model::Closed { rate } => ("closed", rate, None),
             Model::Open { arrival_rate } => ("open", None, Some(arrival_rate)),
@@ -227,14 +226,20 @@ impl Summary {
         line(
             &mut o,
             "connections",
-            format!("{} ok, {} failed ({} attempted)", c.ok, c.failed, c.attempted),
+            format!(
+                "{} ok, {} failed ({} attempted)",
+                c.ok, c.failed, c.attempted
+            ),
         );
         if !http {
             let j = &self.joins;
             line(
                 &mut o,
                 "joins",
-                format!("{} ok, {} failed ({} attempted)", j.ok, j.failed, j.attempted),
+                format!(
+                    "{} ok, {} failed ({} attempted)",
+                    j.ok, j.failed, j.attempted
+                ),
             );
         }
         let m = &self.messages;
@@ -242,7 +247,12 @@ impl Summary {
         let acked = if http { "2xx" } else { "acknowledged" };
         let mut text = format!(
             "{} sent, {} {acked} ({:.1}/s), {} error replies, {} timed out, {} unanswered",
-            m.sent, m.acknowledged, m.acknowledged_per_s, m.error_replies, m.timed_out, m.unanswered
+            m.sent,
+            m.acknowledged,
+            m.acknowledged_per_s,
+            m.error_replies,
+            m.timed_out,
+            m.unanswered
         );
         if self.arrival_rate.is_some() {
             let _ = write!(text, ", {} not sent (no free client)", m.not_sent);
@@ -262,7 +272,11 @@ impl Summary {
         }
         line(
             &mut o,
-            if http { "request latency" } else { "round trip" },
+            if http {
+                "request latency"
+            } else {
+                "round trip"
+            },
             lat(&l.round_trip),
         );
         line(

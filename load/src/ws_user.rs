@@ -222,6 +222,8 @@ struct Session<'a> {
     draining: Option<Instant>,
     jobs_done: bool,
     topic: String,
+    /// `[null,null,"room:<name>","new_msg",` as compact JSON encoders write it.
+    broadcast_prefix: String,
 }
 
 impl<'a> Session<'a> {
@@ -243,6 +245,10 @@ impl<'a> Session<'a> {
             draining: None,
             jobs_done: false,
             topic: sh.plan.topic(),
+            broadcast_prefix: format!(
+                "[null,null,{},\"new_msg\",",
+                serde_json::Value::String(sh.plan.topic())
+            ),
         }
     }
 
@@ -268,7 +274,13 @@ impl<'a> Session<'a> {
         let r = self.take_ref();
         self.join_ref = r.to_string();
         let payload = json!({ "nick": format!("load{}", self.index) });
-        let frame = phoenix::encode(Some(&self.join_ref), &self.join_ref, &self.topic, "phx_join", &payload);
+        let frame = phoenix::encode(
+            Some(&self.join_ref),
+            &self.join_ref,
+            &self.topic,
+            "phx_join",
+            &payload,
+        );
         Stats::add(&self.stats().joins, 1);
         self.join_pending = Some((r, Instant::now()));
         self.rejoin_at = None;
@@ -280,7 +292,13 @@ impl<'a> Session<'a> {
         let r = self.take_ref();
         self.seq += 1;
         let payload = json!({ "body": format!("load{} m{}", self.index, self.seq) });
-        let frame = phoenix::encode(Some(&self.join_ref), &r.to_string(), &self.topic, "new_msg", &payload);
+        let frame = phoenix::encode(
+            Some(&self.join_ref),
+            &r.to_string(),
+            &self.topic,
+            "new_msg",
+            &payload,
+        );
         self.pending.insert(r, start);
         Stats::add(&self.stats().sent, 1);
         Ok(self.send(ws, frame).await?)
@@ -316,7 +334,9 @@ impl<'a> Session<'a> {
     /// In the closed model, whether this user may send (joined, nothing in flight, a pace).
     fn closed_send_due(&self) -> Option<Option<f64>> {
         match self.sh.plan.model {
-            Model::Closed { rate } if self.joined && self.pending.is_empty() && rate != Some(0.0) => {
+            Model::Closed { rate }
+                if self.joined && self.pending.is_empty() && rate != Some(0.0) =>
+            {
                 Some(rate)
             }
             _ => None,
@@ -370,7 +390,8 @@ impl<'a> Session<'a> {
         if self.draining.is_none() && now < self.sh.end {
             if let Some(rate) = self.closed_send_due() {
                 if now >= self.next_send {
-                    let interval = rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(1.0 / r));
+                    let interval =
+                        rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(1.0 / r));
                     self.next_send = (self.next_send + interval).max(now);
                     self.send_msg(ws, now).await?;
                 }
@@ -381,6 +402,11 @@ impl<'a> Session<'a> {
 
     fn frame(&mut self, m: Message) -> Result<(), End> {
         match m {
+            // Broadcasts are most of the traffic in a busy room: count them without parsing.
+            Message::Text(t) if t.as_str().starts_with(self.broadcast_prefix.as_str()) => {
+                Stats::add(&self.sh.stats.received, 1);
+                Ok(())
+            }
             Message::Text(t) => match phoenix::parse(t.as_str()) {
                 Some(f) => self.incoming(f),
                 None => {

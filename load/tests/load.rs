@@ -119,7 +119,11 @@ fn the_summary_counts_match_the_servers_metrics() {
     );
     // Every message is broadcast to the room's 20 members; the last ones may arrive after a
     // member has left.
-    assert!(s.messages.received > s.messages.acknowledged, "{:?}", s.messages);
+    assert!(
+        s.messages.received > s.messages.acknowledged,
+        "{:?}",
+        s.messages
+    );
     assert_eq!(s.latency_ms.round_trip.count, s.messages.acknowledged);
     assert_eq!(s.latency_ms.join.count, 20);
     assert!(s.latency_ms.round_trip.p99.is_some());
@@ -299,7 +303,10 @@ fn bad_arguments_get_clear_errors_and_exit_code_2() {
         cli::run_from(["--rate", "2/s", "--arrival-rate", "10/s"], &mut out),
         EXIT_BAD_RUN
     );
-    assert_eq!(cli::run_from(["--duration", "soon"], &mut out), EXIT_BAD_RUN);
+    assert_eq!(
+        cli::run_from(["--duration", "soon"], &mut out),
+        EXIT_BAD_RUN
+    );
     assert!(out.is_empty(), "nothing ran");
 }
 
@@ -314,7 +321,12 @@ fn a_port_with_nothing_listening_is_reported_as_refused() {
     let s = run_bounded(p);
     assert_eq!(s.connections.ok, 0);
     assert!(s.connections.failed >= 3, "{:?}", s.connections);
-    assert_eq!(s.errors.get("refused"), Some(&s.connections.failed), "{:?}", s.errors);
+    assert_eq!(
+        s.errors.get("refused"),
+        Some(&s.connections.failed),
+        "{:?}",
+        s.errors
+    );
     assert_eq!(s.error_rate, 1.0);
     assert!(s.to_text().contains("refused"));
 }
