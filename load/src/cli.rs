@@ -17,8 +17,10 @@ pub const EXIT_THRESHOLD_FAILED: i32 = 99;
 /// Exit code when the run could not start (bad arguments).
 pub const EXIT_BAD_RUN: i32 = 2;
 
-/// Drive a Phoenix Channels server (or an HTTP endpoint) with many clients and summarize how it
-/// coped, in the spirit of k6.
+/// Drive a Phoenix Channels or HTTP server with many clients, k6-style.
+///
+/// Ends with a summary of how the server coped: counts, latency percentiles, errors by kind
+/// and threshold verdicts.
 ///
 /// WebSocket mode (ws://): each client joins room:<ROOM> with {"nick": ...}, heartbeats every
 /// 30 s, and pushes new_msg {"body": ...}; replies are matched by ref and broadcasts counted. It
@@ -52,7 +54,8 @@ pub struct LoadArgs {
     /// joins (WebSocket); max sends again as soon as the reply is in.
     #[arg(long, default_value = "1/s", value_parser = units::rate)]
     pub rate: units::Pace,
-    /// Open model: messages (requests) per second across all clients, sent on schedule.
+    /// Open model: messages (requests) per second across all clients, sent on schedule from
+    /// the end of the ramp, e.g. 500/s.
     #[arg(long, value_parser = units::positive_per_second, conflicts_with = "rate")]
     pub arrival_rate: Option<f64>,
     /// Print the summary as one JSON object on stdout (progress still goes to stderr).

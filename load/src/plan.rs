@@ -254,10 +254,9 @@ pub enum PlanError {
     #[error("--url {0:?}: {1}")]
     Url(String, String),
     #[error(
-        "--clients {0} asks for more sockets than one generator process can hold: at most {max} \
-         (its open-file limit is 20,000). Split the run over several processes, each with at \
-         most {max} clients and its own --source (e.g. 127.0.0.2, then 127.0.0.4, ...)",
-        max = MAX_CLIENTS
+        "--clients {0} asks for more sockets than one generator process can hold: at most \
+         19,000 (its open-file limit is 20,000). Split the run over several processes, each \
+         with at most 19,000 clients and its own --source (e.g. 127.0.0.2, then 127.0.0.4, ...)"
     )]
     TooManyClients(usize),
     #[error("{0}")]
@@ -298,8 +297,9 @@ mod tests {
         plan.clients = 30_000;
         let e = plan.validate().unwrap_err().to_string();
         assert!(
-            e.contains("at most 19000") && e.contains("Split the run"),
+            e.contains("at most 19,000") && e.contains("Split the run"),
             "{e}"
         );
+        assert_eq!(MAX_CLIENTS, 19_000, "the message names the limit");
     }
 }

@@ -207,6 +207,7 @@ impl Summary {
         let http = self.mode == "http";
         let pace = match (self.rate_per_client, self.arrival_rate) {
             (_, Some(a)) => format!("open model, {} arriving/s across all clients", num(a)),
+            (Some(0.0), _) => "closed model, connect and join only".to_string(),
             (Some(r), _) => format!("closed model, at most {}/s per client", num(r)),
             (None, None) => "closed model, no pause between reply and send".to_string(),
         };
@@ -292,7 +293,8 @@ impl Summary {
         if self.errors.is_empty() {
             line(&mut o, "errors", "none".into());
         } else {
-            line(&mut o, "errors", String::new());
+            let total: u64 = self.errors.values().sum();
+            line(&mut o, "errors", format!("{total}, by kind:"));
             for (kind, n) in &self.errors {
                 let _ = writeln!(o, "      {n:>8}  {kind}");
             }
