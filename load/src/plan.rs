@@ -12,6 +12,12 @@ pub const MAX_CLIENTS: usize = 19_000;
 /// has about 28,000 ephemeral ports; this leaves room for other programs).
 pub const PER_SOURCE: usize = 10_000;
 
+/// Slowest and fastest rates accepted (a pace's interval must fit a `Duration`).
+const MIN_RATE: f64 = 0.001;
+const MAX_RATE: f64 = 1_000_000.0;
+/// Longest duration, timeout or drain accepted.
+const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 /// What the virtual users speak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -174,14 +180,24 @@ impl Plan {
         if self.clients > MAX_CLIENTS {
             return Err(PlanError::TooManyClients(self.clients));
         }
-        if !(self.ramp.is_finite() && self.ramp > 0.0) {
-            return Err(PlanError::Invalid("--ramp must be above 0/s".into()));
+        let rate_ok = |r: f64| (MIN_RATE..=MAX_RATE).contains(&r);
+        if !rate_ok(self.ramp) {
+            return Err(PlanError::Invalid(
+                "--ramp must be 0.001/s to 1000000/s".into(),
+            ));
         }
-        if self.duration.is_zero() {
-            return Err(PlanError::Invalid("--duration must be above zero".into()));
+        if self.duration.is_zero() || self.duration > MAX_WAIT {
+            return Err(PlanError::Invalid(
+                "--duration must be above zero and at most 24h".into(),
+            ));
         }
-        if self.timeout.is_zero() {
-            return Err(PlanError::Invalid("--timeout must be above zero".into()));
+        if self.timeout.is_zero() || self.timeout > MAX_WAIT {
+            return Err(PlanError::Invalid(
+                "--timeout must be above zero and at most 24h".into(),
+            ));
+        }
+        if self.drain > MAX_WAIT {
+            return Err(PlanError::Invalid("--drain must be at most 24h".into()));
         }
         if self.workers == 0 || self.workers > 64 {
             return Err(PlanError::Invalid("--workers must be 1 to 64".into()));
@@ -199,8 +215,10 @@ impl Plan {
             )));
         }
         match self.model {
-            Model::Closed { rate: Some(r) } if !(r.is_finite() && r >= 0.0) => {
-                return Err(PlanError::Invalid("--rate must be zero or more".into()))
+            Model::Closed { rate: Some(r) } if r != 0.0 && !rate_ok(r) => {
+                return Err(PlanError::Invalid(
+                    "--rate must be 0, 0.001/s to 1000000/s, or max".into(),
+                ))
             }
             Model::Closed { rate: Some(r) }
                 if r == 0.0 && self.target.protocol == Protocol::Http =>
@@ -210,9 +228,9 @@ impl Plan {
                         .into(),
                 ))
             }
-            Model::Open { arrival_rate } if !(arrival_rate.is_finite() && arrival_rate > 0.0) => {
+            Model::Open { arrival_rate } if !rate_ok(arrival_rate) => {
                 return Err(PlanError::Invalid(
-                    "--arrival-rate must be above 0/s".into(),
+                    "--arrival-rate must be 0.001/s to 1000000/s".into(),
                 ))
             }
             _ => {}
@@ -294,6 +312,12 @@ mod tests {
         assert_eq!(plan.validate(), Ok(()));
         assert_eq!(plan.source(0), Some(Ipv4Addr::new(127, 0, 0, 2)));
         assert_eq!(plan.source(PER_SOURCE), Some(Ipv4Addr::new(127, 0, 0, 3)));
+        plan.model = Model::Closed { rate: Some(1e-300) };
+        assert!(plan.validate().is_err(), "a pace too slow for a Duration");
+        plan.model = Model::Closed { rate: Some(1.0) };
+        plan.duration = Duration::from_secs(u64::MAX / 4);
+        assert!(plan.validate().is_err(), "a duration past any Instant");
+        plan.duration = Duration::from_secs(30);
         plan.clients = 30_000;
         let e = plan.validate().unwrap_err().to_string();
         assert!(
