@@ -28,6 +28,8 @@ struct Cli {
 enum Command {
     /// Run the chat server alone, headless; Ctrl-C shuts it down in order.
     Serve(serve::ServeArgs),
+    // The about text and the help of every flag come from `LoadArgs`'s own doc comments.
+    Load(crashcourse_load::cli::LoadArgs),
     /// Run a benchmark and print `bench <name> <value> <unit>` lines.
     Bench {
         /// Which benchmark.
@@ -59,6 +61,7 @@ fn main() -> Result<()> {
         None => crashcourse_app::run(crashcourse_app::AppConfig::default())
             .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}")),
         Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Load(args)) => std::process::exit(crashcourse_load::cli::run(args)),
         Some(Command::Bench { which, size }) => {
             let quick = size == "quick";
             match which {
