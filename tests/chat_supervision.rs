@@ -1,4 +1,4 @@
-//! Killing chat processes: the client sees exactly what DESIGN.md's table says, and the rest of
+//! Killing chat processes: the client sees exactly what ARCHITECTURE.md's chat table says, and the rest of
 //! the system carries on.
 
 mod support;

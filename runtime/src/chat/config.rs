@@ -41,7 +41,7 @@ pub struct ChatConfig {
 }
 
 impl ChatConfig {
-    /// Defaults of DESIGN.md's command-line table, with the database at `db`.
+    /// The defaults of `crashcourse serve` (see its `--help`), with the database at `db`.
     pub fn new(db: impl Into<PathBuf>) -> ChatConfig {
         ChatConfig {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
