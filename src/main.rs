@@ -6,8 +6,8 @@ mod serve;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
-use crashcourse_runtime::alloc::CountingAlloc;
 use crashcourse_bench as bench;
+use crashcourse_runtime::alloc::CountingAlloc;
 
 /// Counts live heap bytes so benchmarks can report memory per process.
 #[global_allocator]

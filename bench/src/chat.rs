@@ -497,7 +497,9 @@ async fn tcp_from(src: IpAddr, addr: SocketAddr) -> Result<Async<TcpStream>, Str
     sock.set_tcp_nodelay(true).map_err(|e| e.to_string())?;
     match sock.connect(&addr.into()) {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(EINPROGRESS) || e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(e)
+            if e.raw_os_error() == Some(EINPROGRESS)
+                || e.kind() == std::io::ErrorKind::WouldBlock => {}
         Err(e) => return Err(format!("connect: {e}")),
     }
     let stream = Async::new(TcpStream::from(sock)).map_err(|e| e.to_string())?;
@@ -544,7 +546,10 @@ pub fn run_all(
             "--no-history",
         ])
         .arg("--db")
-        .arg(dir.path().join(format!("{}bench.db", prefix.replace(':', "."))));
+        .arg(
+            dir.path()
+                .join(format!("{}bench.db", prefix.replace(':', "."))),
+        );
         if !presence {
             cmd.arg("--no-presence");
         }
@@ -558,22 +563,21 @@ pub fn run_all(
         sizes.clients, sizes.broadcasts
     ));
     // Runs one side, prints its figures and says what failed, if anything.
-    let outcome = |side: &str, target: Target, report: &mut dyn FnMut(String)| match run(
-        sizes, target,
-    ) {
-        Ok(o) => {
-            for f in o.figures {
-                report(f.to_string());
+    let outcome =
+        |side: &str, target: Target, report: &mut dyn FnMut(String)| match run(sizes, target) {
+            Ok(o) => {
+                for f in o.figures {
+                    report(f.to_string());
+                }
+                (o.failed_clients > 0).then(|| {
+                    format!(
+                        "{side}: {} of {} clients could not join",
+                        o.failed_clients, sizes.clients
+                    )
+                })
             }
-            (o.failed_clients > 0).then(|| {
-                format!(
-                    "{side}: {} of {} clients could not join",
-                    o.failed_clients, sizes.clients
-                )
-            })
-        }
-        Err(e) => Some(format!("{side}: {e}")),
-    };
+            Err(e) => Some(format!("{side}: {e}")),
+        };
     let mut failures: Vec<String> = Vec::new();
     failures.extend(outcome("ours", ours(false, ""), &mut report));
     let peer = find_peer("node-chat-peer")

@@ -41,7 +41,11 @@ mod tests {
         }
         for name in ["node-chat-peer", "erlang-peer"] {
             let p = find_peer(name).expect("the peer is in the repository");
-            assert!(p.ends_with(Path::new("peers").join(name)), "{}", p.display());
+            assert!(
+                p.ends_with(Path::new("peers").join(name)),
+                "{}",
+                p.display()
+            );
         }
         assert!(find_peer("no-such-peer").is_err());
     }

@@ -99,9 +99,9 @@ where
             "a workload did not finish within {} s",
             WORKLOAD_LIMIT.as_secs()
         ))),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(BenchError::new(
-            "the bench driver exited without a result",
-        )),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(BenchError::new("the bench driver exited without a result"))
+        }
     }
 }
 

@@ -276,7 +276,9 @@ impl std::str::FromStr for Synchronous {
         match s.trim().to_ascii_lowercase().as_str() {
             "normal" => Ok(Synchronous::Normal),
             "full" => Ok(Synchronous::Full),
-            _ => Err(format!("{s:?} is not a synchronous setting; use normal or full")),
+            _ => Err(format!(
+                "{s:?} is not a synchronous setting; use normal or full"
+            )),
         }
     }
 }
