@@ -6,8 +6,8 @@ mod serve;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
+use crashcourse_bench as bench;
 use crashcourse_runtime::alloc::CountingAlloc;
-use crashcourse_runtime::bench;
 
 /// Counts live heap bytes so benchmarks can report memory per process.
 #[global_allocator]
@@ -42,13 +42,15 @@ enum Command {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Which {
-    /// The runtime workloads of shared/bench/README.md (compare with shared/bench/erlang-peer).
+    /// The runtime workloads: spawn, memory per process, ring, fan-out, restarts (compare with
+    /// bench/peers/erlang-peer, the same workloads on Erlang/OTP).
     Runtime,
-    /// The database pool: 1,000 writers insert 100,000 messages at pool sizes 1, 4 and 16,
-    /// and the single-connection ceiling for this disk.
+    /// The database pool: 1,000 writers insert 100,000 messages at pool sizes 1, 4 and 16, beside
+    /// a plain connection committing one per transaction and in the pool's batches; then the best
+    /// size and the batched connection with synchronous=FULL.
     Pool,
     /// 10,000 WebSocket clients in one room against `crashcourse serve` and the Node.js peer
-    /// (shared/bench/node-chat-peer): connect+join time, memory per connection, broadcast latency.
+    /// (bench/peers/node-chat-peer): connect+join time, memory per connection, broadcast latency.
     Chat,
     /// The desktop app headless with 100,000 processes and 5,000 runtime events a second: the
     /// UI thread's CPU time per frame over 300 frames (mean and p99).
@@ -71,7 +73,8 @@ fn main() -> Result<()> {
                         crashcourse_runtime::RuntimeConfig::default().workers,
                         if quick { ", quick" } else { "" }
                     );
-                    bench::runtime::run(bench::runtime::Sizes::new(quick), |f| println!("{f}"));
+                    bench::runtime::run(bench::runtime::Sizes::new(quick), |f| println!("{f}"))
+                        .map_err(|e| anyhow::anyhow!("bench runtime: {e}"))?;
                 }
                 Which::Pool => {
                     println!(
@@ -79,12 +82,13 @@ fn main() -> Result<()> {
                         crashcourse_runtime::RuntimeConfig::default().workers,
                         if quick { ", quick" } else { "" }
                     );
-                    bench::pool::run(bench::pool::Sizes::new(quick), |f| println!("{f}"))?;
+                    bench::pool::run(bench::pool::Sizes::new(quick), |f| println!("{f}"))
+                        .map_err(|e| anyhow::anyhow!("bench pool: {e}"))?;
                 }
                 Which::Chat => {
                     let exe = std::env::current_exe()?;
                     bench::chat::run_all(quick, &exe, |line| println!("{line}"))
-                        .map_err(anyhow::Error::msg)?;
+                        .map_err(|e| anyhow::anyhow!("bench chat: {e}"))?;
                 }
                 Which::Gui => {
                     crashcourse_app::bench::run(quick, |line| println!("{line}"))

@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pool_size: u16,
+    /// SQLite's synchronous setting: `normal` (WAL is fsynced at checkpoints; a power cut may
+    /// lose the last commits, an application crash loses nothing acknowledged) or `full` (an
+    /// fsync per commit: slower, nothing acknowledged is lost).
+    #[arg(long, default_value = "normal")]
+    synchronous: db::Synchronous,
     /// DBConnection queue_target.
     #[arg(long, default_value = "50ms", value_parser = args::duration)]
     queue_target: Duration,
@@ -68,6 +73,7 @@ impl ServeArgs {
         c.pool.pool_size = self.pool_size.into();
         c.pool.queue_target = self.queue_target;
         c.pool.queue_interval = self.queue_interval;
+        c.pool.synchronous = self.synchronous;
         c.max_frame = self.max_frame;
         c.rate_limit = self.rate_limit;
         c.idle_timeout = self.idle_timeout;

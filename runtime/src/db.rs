@@ -54,7 +54,7 @@ pub use error::DbError;
 pub use metrics::{CheckoutOutcome, CheckoutRecord, PoolMetrics, Quantiles};
 pub use migrations::SCHEMA_VERSION;
 pub use pool::{ConnectionInfo, Pool};
-pub use storage::{prepare_database, MovedAside, StorageReport};
+pub use storage::{open_connection, prepare_database, MovedAside, StorageReport, Synchronous};
 
 /// How a pool is set up. Defaults follow Ecto's: 10 connections, `queue_target` 50 ms,
 /// `queue_interval` 2000 ms (Ecto's default is 1000 ms; 2000 ms is what this project teaches
@@ -80,6 +80,9 @@ pub struct PoolConfig {
     pub busy_timeout: Duration,
     /// The most inserts committed in one transaction (group commit); 1 turns it off.
     pub max_batch: usize,
+    /// `PRAGMA synchronous` on every connection: `Normal` (the default) or `Full`, which
+    /// fsyncs each commit so a power cut loses nothing acknowledged.
+    pub synchronous: Synchronous,
 }
 
 impl PoolConfig {
@@ -95,6 +98,7 @@ impl PoolConfig {
             name: "db_pool".into(),
             busy_timeout: Duration::from_secs(5),
             max_batch: 256,
+            synchronous: Synchronous::Normal,
         }
     }
 }

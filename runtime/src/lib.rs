@@ -31,7 +31,6 @@
 //! ```
 
 pub mod alloc;
-pub mod bench;
 pub mod chat;
 mod clock;
 mod control;

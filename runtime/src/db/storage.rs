@@ -239,20 +239,76 @@ fn move_no_overwrite(from: &Path, to: &Path) -> Result<(), DbError> {
     }
 }
 
+/// How hard SQLite works to make a commit survive a power cut (`PRAGMA synchronous`). In WAL
+/// mode both settings keep every acknowledged commit through an application crash; they differ
+/// only when the machine itself stops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Synchronous {
+    /// `synchronous=NORMAL`: the WAL is fsynced at checkpoints, not at each commit, so a power
+    /// cut may lose the last commits (never corrupt the file). The default: much faster.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is fsynced before it is acknowledged.
+    Full,
+}
+
+impl Synchronous {
+    /// The pragma value: `NORMAL` or `FULL`.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+impl fmt::Display for Synchronous {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.pragma().to_ascii_lowercase())
+    }
+}
+
+impl std::str::FromStr for Synchronous {
+    type Err = String;
+
+    /// `normal` or `full`, in any case.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "normal" => Ok(Synchronous::Normal),
+            "full" => Ok(Synchronous::Full),
+            _ => Err(format!(
+                "{s:?} is not a synchronous setting; use normal or full"
+            )),
+        }
+    }
+}
+
 /// Opens a connection with the pool's pragmas: WAL, `synchronous=NORMAL`, `busy_timeout`.
 /// A file with a schema newer than this program's is refused before anything is written.
 pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Connection, DbError> {
+    open_with(path, busy_timeout, Synchronous::Normal)
+}
+
+fn open_with(
+    path: &Path,
+    busy_timeout: Duration,
+    synchronous: Synchronous,
+) -> Result<Connection, DbError> {
     let sqlite = |e| DbError::from_sqlite(e, path);
     let conn = Connection::open(path).map_err(sqlite)?;
     conn.busy_timeout(busy_timeout).map_err(sqlite)?;
     migrations::check_known(migrations::version(&conn).map_err(sqlite)?, path)?;
-    apply_pragmas(&conn, busy_timeout).map_err(sqlite)?;
+    apply_pragmas(&conn, busy_timeout, synchronous).map_err(sqlite)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
 
-/// The pragmas every connection uses (the benchmark's single-connection ceiling too).
-pub fn apply_pragmas(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+/// The pragmas every connection uses: WAL, the given `synchronous`, foreign keys, `busy_timeout`.
+pub fn apply_pragmas(
+    conn: &Connection,
+    busy_timeout: Duration,
+    synchronous: Synchronous,
+) -> rusqlite::Result<()> {
     conn.busy_timeout(busy_timeout)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -261,14 +317,37 @@ pub fn apply_pragmas(conn: &Connection, busy_timeout: Duration) -> rusqlite::Res
             Some(format!("could not switch to WAL (journal mode is {mode})")),
         ));
     }
-    conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous={}; PRAGMA foreign_keys=ON;",
+        synchronous.pragma()
+    ))
 }
 
-/// Opens, sets the pragmas and migrates: what a connection does before serving.
+/// Opens, sets the pragmas (`synchronous=NORMAL`) and migrates: what a connection does before
+/// serving.
 pub(crate) fn open_and_migrate(path: &Path, busy_timeout: Duration) -> Result<Connection, DbError> {
-    let mut conn = open(path, busy_timeout)?;
+    open_and_migrate_with(path, busy_timeout, Synchronous::Normal)
+}
+
+/// [`open_and_migrate`] with the given `synchronous` setting.
+pub(crate) fn open_and_migrate_with(
+    path: &Path,
+    busy_timeout: Duration,
+    synchronous: Synchronous,
+) -> Result<Connection, DbError> {
+    let mut conn = open_with(path, busy_timeout, synchronous)?;
     migrations::migrate(&mut conn, path)?;
     Ok(conn)
+}
+
+/// A plain connection set up exactly as each pool connection sets up its own (pragmas,
+/// migrations), outside any pool: for measuring the pool against SQLite alone.
+pub fn open_connection(
+    path: &Path,
+    busy_timeout: Duration,
+    synchronous: Synchronous,
+) -> Result<Connection, DbError> {
+    open_and_migrate_with(path, busy_timeout, synchronous)
 }
 
 /// The "hold the write lock" lesson switch: a connection of its own, on a thread of its own,
@@ -330,6 +409,34 @@ impl Drop for WriteLockHolder {
         self.release.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synchronous_parses_and_sets_the_pragma() {
+        assert_eq!("normal".parse(), Ok(Synchronous::Normal));
+        assert_eq!("FULL".parse(), Ok(Synchronous::Full));
+        assert!("off".parse::<Synchronous>().is_err());
+        assert_eq!(Synchronous::default(), Synchronous::Normal);
+
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("sync.db");
+        // SQLite reports synchronous as a number: 1 is NORMAL, 2 is FULL.
+        for (setting, expected) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
+            let conn = open_connection(&path, Duration::from_secs(1), setting).expect("open");
+            let got: i64 = conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .expect("read the pragma");
+            assert_eq!(got, expected, "{setting}");
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .expect("read the journal mode");
+            assert_eq!(mode, "wal");
         }
     }
 }

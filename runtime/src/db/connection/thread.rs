@@ -33,7 +33,11 @@ pub(super) fn thread_main(
     jobs: mpsc::Receiver<ThreadJob>,
 ) {
     let path = shared.config.path.clone();
-    let conn = match storage::open_and_migrate(&path, shared.config.busy_timeout) {
+    let conn = match storage::open_and_migrate_with(
+        &path,
+        shared.config.busy_timeout,
+        shared.config.synchronous,
+    ) {
         Ok(c) => c,
         Err(e) => {
             let _ = ready.send(Err(e));

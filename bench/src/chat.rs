@@ -19,8 +19,11 @@ use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use async_tungstenite::tungstenite::Message;
 use futures_util::{Sink, Stream};
 
-use super::Figure;
-use crate::{Ctx, Pid, Runtime, RuntimeConfig, SpawnOpts};
+use async_io::Timer;
+use crashcourse_runtime::{Ctx, Pid, Runtime, RuntimeConfig, SpawnOpts};
+
+use crate::peers::find_peer;
+use crate::{BenchError, Figure};
 
 /// Sizes of one run.
 #[derive(Clone, Copy, Debug)]
@@ -69,6 +72,10 @@ enum FromClient {
 #[derive(Debug)]
 struct Post(usize);
 
+/// How long a server may take to print its ready line (the Node peer installs its locked
+/// packages on first use).
+const READY_LIMIT: Duration = Duration::from_secs(300);
+
 /// Runs the workload against `target`.
 pub fn run(sizes: Sizes, mut target: Target) -> Result<Outcome, String> {
     let mut server = ServerProcess::start(&mut target.command)?;
@@ -97,10 +104,29 @@ impl ServerProcess {
             .spawn()
             .map_err(|e| format!("could not start {cmd:?}: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| format!("reading the server's ready line: {e}"))?;
+        // Read the ready line on a thread of its own, so a server that hangs cannot.
+        let (line_tx, line_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+            let _ = line_tx.send(read);
+        });
+        let line = match line_rx.recv_timeout(READY_LIMIT) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("reading the server's ready line: {e}"));
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{cmd:?} printed no ready line within {} s",
+                    READY_LIMIT.as_secs()
+                ));
+            }
+        };
         // ... ws://HOST:PORT/socket/websocket pid N
         let words: Vec<&str> = line.split_whitespace().collect();
         let ws = words
@@ -122,8 +148,12 @@ impl ServerProcess {
             }),
             _ => {
                 let _ = child.kill();
+                let status = child
+                    .wait()
+                    .map_or_else(|e| e.to_string(), |s| s.to_string());
                 Err(format!(
-                    "the server did not print its ready line (got {line:?})"
+                    "{cmd:?} did not start (it printed {line:?}, then {status}; its own message \
+                     is above)"
                 ))
             }
         }
@@ -216,6 +246,9 @@ fn measure(
         _ => return Err("the broadcasts did not finish".into()),
     };
     let joined = n - failed;
+    if latencies.is_empty() {
+        return Err("no broadcast was measured".into());
+    }
     let mut sorted = latencies;
     sorted.sort_by(f64::total_cmp);
     let pct = |p: f64| sorted[((sorted.len() as f64 - 1.0) * p).round() as usize];
@@ -431,7 +464,7 @@ async fn connect(
     let mut last = String::new();
     for attempt in 0..5 {
         if attempt > 0 {
-            crate::timer::sleep(Duration::from_millis(50 << attempt)).await;
+            Timer::after(Duration::from_millis(50 << attempt)).await;
         }
         let stream = match tcp_from(src, addr).await {
             Ok(s) => s,
@@ -452,6 +485,9 @@ async fn connect(
     Err(last)
 }
 
+/// Linux's "connection in progress" errno from a non-blocking `connect`.
+const EINPROGRESS: i32 = 115;
+
 async fn tcp_from(src: IpAddr, addr: SocketAddr) -> Result<Async<TcpStream>, String> {
     use socket2::{Domain, Socket, Type};
     let sock = Socket::new(Domain::IPV4, Type::STREAM, None).map_err(|e| format!("socket: {e}"))?;
@@ -461,7 +497,9 @@ async fn tcp_from(src: IpAddr, addr: SocketAddr) -> Result<Async<TcpStream>, Str
     sock.set_tcp_nodelay(true).map_err(|e| e.to_string())?;
     match sock.connect(&addr.into()) {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(115) || e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(e)
+            if e.raw_os_error() == Some(EINPROGRESS)
+                || e.kind() == std::io::ErrorKind::WouldBlock => {}
         Err(e) => return Err(format!("connect: {e}")),
     }
     let stream = Async::new(TcpStream::from(sock)).map_err(|e| e.to_string())?;
@@ -475,29 +513,6 @@ async fn tcp_from(src: IpAddr, addr: SocketAddr) -> Result<Async<TcpStream>, Str
     Ok(stream)
 }
 
-/// Finds `shared/bench/<name>` beside the project: `$CRASHCOURSE_SHARED`, then `shared/` next
-/// to the working directory or the executable or any of their parents.
-pub fn find_peer(name: &str) -> Option<std::path::PathBuf> {
-    if let Ok(dir) = std::env::var("CRASHCOURSE_SHARED") {
-        let p = std::path::Path::new(&dir).join("bench").join(name);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    let starts = [std::env::current_dir().ok(), std::env::current_exe().ok()];
-    for start in starts.into_iter().flatten() {
-        for dir in start.ancestors() {
-            for candidate in [dir.join("shared"), dir.join("../shared")] {
-                let p = candidate.join("bench").join(name);
-                if p.exists() {
-                    return Some(p);
-                }
-            }
-        }
-    }
-    None
-}
-
 /// A free loopback port (for a peer that cannot be told to pick one).
 fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
@@ -505,15 +520,19 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// Runs the whole chat benchmark: ours with presence and history off (like the peer), the
-/// Node.js peer, then ours with presence on. `exe` is the `crashcourse` binary.
+/// Node.js peer, then ours with presence on. `exe` is the `crashcourse` binary. Every side runs
+/// even when one fails; any failure (a server that did not start, clients that could not join,
+/// a broadcast that did not arrive) is returned as an error after the figures that were measured.
 pub fn run_all(
     quick: bool,
     exe: &std::path::Path,
     mut report: impl FnMut(String),
-) -> Result<(), String> {
+) -> Result<(), BenchError> {
     let sizes = Sizes::new(quick);
-    let dir = std::env::temp_dir().join(format!("crashcourse-bench-chat-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = tempfile::Builder::new()
+        .prefix("crashcourse-bench-chat-")
+        .tempdir()
+        .map_err(|e| BenchError::new(format!("could not create a temporary directory: {e}")))?;
     let ours = |presence: bool, prefix: &str| {
         let mut cmd = Command::new(exe);
         cmd.args([
@@ -527,7 +546,10 @@ pub fn run_all(
             "--no-history",
         ])
         .arg("--db")
-        .arg(dir.join(format!("{prefix}bench.db")));
+        .arg(
+            dir.path()
+                .join(format!("{}bench.db", prefix.replace(':', "."))),
+        );
         if !presence {
             cmd.arg("--no-presence");
         }
@@ -540,35 +562,65 @@ pub fn run_all(
         "# chat: {} clients in one room, {} broadcasts",
         sizes.clients, sizes.broadcasts
     ));
-    let outcome = |target: Target, report: &mut dyn FnMut(String)| match run(sizes, target) {
-        Ok(o) => {
-            for f in o.figures {
-                report(f.to_string());
+    // Runs one side, prints its figures and says what failed, if anything.
+    let outcome =
+        |side: &str, target: Target, report: &mut dyn FnMut(String)| match run(sizes, target) {
+            Ok(o) => {
+                for f in o.figures {
+                    report(f.to_string());
+                }
+                (o.failed_clients > 0).then(|| {
+                    format!(
+                        "{side}: {} of {} clients could not join",
+                        o.failed_clients, sizes.clients
+                    )
+                })
             }
-            if o.failed_clients > 0 {
-                report(format!("# {} clients failed to join", o.failed_clients));
-            }
-        }
-        Err(e) => report(format!("# failed: {e}")),
-    };
-    outcome(ours(false, ""), &mut report);
-    match find_peer("node-chat-peer") {
-        Some(peer) => {
+            Err(e) => Some(format!("{side}: {e}")),
+        };
+    let mut failures: Vec<String> = Vec::new();
+    failures.extend(outcome("ours", ours(false, ""), &mut report));
+    let peer = find_peer("node-chat-peer")
+        .map_err(|e| e.to_string())
+        .and_then(|peer| {
             let mut cmd = Command::new(peer);
             cmd.env("PORT", free_port()?.to_string());
-            outcome(
-                Target {
-                    prefix: "peer.".into(),
-                    command: cmd,
-                },
-                &mut report,
-            );
-        }
-        None => {
-            report("# peer: shared/bench/node-chat-peer not found (set CRASHCOURSE_SHARED)".into())
-        }
+            Ok(cmd)
+        });
+    failures.extend(match peer {
+        Ok(command) => outcome(
+            "the Node.js peer",
+            Target {
+                prefix: "peer.".into(),
+                command,
+            },
+            &mut report,
+        ),
+        Err(e) => Some(format!("the Node.js peer: {e}")),
+    });
+    failures.extend(outcome(
+        "ours with presence",
+        ours(true, "presence_on:"),
+        &mut report,
+    ));
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(BenchError::new(failures.join("; ")))
     }
-    outcome(ours(true, "presence_on:"), &mut report);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figure_names_for_ours_the_peer_and_a_variant() {
+        assert_eq!(name("", "broadcast_p99"), "chat.broadcast_p99");
+        assert_eq!(name("peer.", "broadcast_p99"), "peer.chat.broadcast_p99");
+        assert_eq!(
+            name("presence_on:", "connect_join_all"),
+            "chat.presence_on.connect_join_all"
+        );
+    }
 }

@@ -1,18 +1,23 @@
-//! The runtime workloads of `shared/bench/README.md`, on a runtime configured as the app
-//! configures it (introspection and the event stream on, 2 worker threads).
+//! The runtime workloads, on a runtime configured as the app configures it (introspection and
+//! the event stream on, 2 worker threads): idle spawn (rate, memory, stop), spawn-and-exit, a
+//! ring, a fan-out and supervisor restarts.
 //!
-//! Each workload is driven by a process, as `peer_bench.erl` drives them from an Erlang
-//! process, and measured the way that script measures them.
+//! Each workload is driven by a process, as `peers/erlang/peer_bench.erl` drives them from an
+//! Erlang process, and timed over the same window as that script: a clock starts right after
+//! the spawning, whether or not the spawned processes have run yet.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use futures_lite::future::yield_now;
 
-use super::Figure;
-use crate::alloc::{live_bytes, rss_bytes};
-use crate::supervisor::{self, ChildSpec, Intensity, Shutdown, Strategy, SupervisorSpec};
-use crate::{Ctx, Down, Pid, Runtime, RuntimeConfig, SpawnOpts};
+use crashcourse_runtime::alloc::{live_bytes, rss_bytes};
+use crashcourse_runtime::supervisor::{
+    self, ChildSpec, Intensity, Shutdown, Strategy, SupervisorSpec,
+};
+use crashcourse_runtime::{Ctx, Down, ExitReason, Handle, Pid, Runtime, RuntimeConfig, SpawnOpts};
+
+use crate::{BenchError, Figure};
 
 /// Sizes of one run; `quick` divides process and message counts by ten (the ring keeps 10,000
 /// processes and the restart figure 1,000 kills), as the peer script does.
@@ -56,23 +61,28 @@ struct Ack;
 /// How often a driver loop yields so the processes it spawns or messages can run.
 const YIELD_EVERY: usize = 1024;
 
-/// Runs every workload, calling `report` with each figure as it is measured.
-pub fn run(sizes: Sizes, mut report: impl FnMut(Figure)) {
+/// Runs every workload, calling `report` with each figure as it is measured; stops at the
+/// first workload that fails.
+pub fn run(sizes: Sizes, mut report: impl FnMut(Figure)) -> Result<(), BenchError> {
     let rt = Runtime::start(RuntimeConfig::default());
-    for f in spawn_idle(&rt, sizes.spawn) {
+    for f in spawn_idle(&rt, sizes.spawn)? {
         report(f);
     }
-    report(spawn_exit(&rt, sizes.spawn));
-    report(ring(&rt, sizes.ring_procs, sizes.ring_hops));
-    report(fanout(&rt, sizes.fanout));
-    report(restart(&rt, sizes.restarts));
+    report(spawn_exit(&rt, sizes.spawn)?);
+    report(ring(&rt, sizes.ring_procs, sizes.ring_hops)?);
+    report(fanout(&rt, sizes.fanout)?);
+    report(restart(&rt, sizes.restarts)?);
     drop(rt);
+    Ok(())
 }
 
 /// Runs `body` as a driver process and waits for what it sends back.
-fn drive<T: Send + 'static, Fut>(rt: &Runtime, body: impl FnOnce(Ctx) -> Fut + Send + 'static) -> T
+fn drive<T: Send + 'static, Fut>(
+    rt: &Runtime,
+    body: impl FnOnce(Ctx) -> Fut + Send + 'static,
+) -> Result<T, BenchError>
 where
-    Fut: std::future::Future<Output = T> + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, BenchError>> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel();
     rt.spawn_with(
@@ -82,8 +92,25 @@ where
             let _ = tx.send(out);
         },
     )
-    .expect("spawn the bench driver");
-    rx.recv().expect("the bench driver crashed")
+    .map_err(|e| BenchError::new(format!("could not spawn the bench driver: {e}")))?;
+    match rx.recv_timeout(WORKLOAD_LIMIT) {
+        Ok(out) => out,
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(BenchError::new(format!(
+            "a workload did not finish within {} s",
+            WORKLOAD_LIMIT.as_secs()
+        ))),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(BenchError::new("the bench driver exited without a result"))
+        }
+    }
+}
+
+/// The longest one workload may take before the benchmark gives up with an error.
+const WORKLOAD_LIMIT: Duration = Duration::from_secs(600);
+
+/// Spawns a workload process, or says why it could not.
+fn spawned<E: std::fmt::Display>(r: Result<Pid, E>) -> Result<Pid, BenchError> {
+    r.map_err(|e| BenchError::new(format!("spawn: {e}")))
 }
 
 /// Waits until no task is queued: every spawned process has run up to its first wait.
@@ -93,18 +120,16 @@ async fn settle(ctx: &Ctx) {
     }
 }
 
-fn spawn_idle(rt: &Runtime, n: usize) -> Vec<Figure> {
+fn spawn_idle(rt: &Runtime, n: usize) -> Result<Vec<Figure>, BenchError> {
     drive(rt, move |ctx| async move {
         let m0 = live_bytes().unwrap_or(0);
         let r0 = rss_bytes().unwrap_or(0);
         let t0 = Instant::now();
         let mut pids = Vec::with_capacity(n);
         for i in 0..n {
-            let pid = ctx
-                .spawn(|c| async move {
-                    c.recv().await;
-                })
-                .expect("spawn");
+            let pid = spawned(ctx.spawn(|c| async move {
+                c.recv().await;
+            }))?;
             pids.push(pid);
             if i.is_multiple_of(YIELD_EVERY) {
                 yield_now().await;
@@ -131,36 +156,36 @@ fn spawn_idle(rt: &Runtime, n: usize) -> Vec<Figure> {
             }
         }
         let stop_time = t2.elapsed();
-        vec![
+        // RSS first: the allocator's counter omits the allocator's size-class rounding.
+        Ok(vec![
             Figure::new(
                 "spawn_idle.rate",
                 n as f64 / spawn_time.as_secs_f64(),
                 "proc/s",
             ),
             Figure::new(
-                "spawn_idle.bytes_per_process",
-                m1.saturating_sub(m0) as f64 / n as f64,
-                "B",
-            ),
-            Figure::new(
                 "spawn_idle.rss_per_process",
                 r1.saturating_sub(r0) as f64 / n as f64,
                 "B",
             ),
+            Figure::new(
+                "spawn_idle.bytes_per_process",
+                m1.saturating_sub(m0) as f64 / n as f64,
+                "B",
+            ),
             Figure::new("spawn_idle.stop_all", stop_time.as_secs_f64() * 1e3, "ms"),
-        ]
+        ])
     })
 }
 
-fn spawn_exit(rt: &Runtime, n: usize) -> Figure {
+fn spawn_exit(rt: &Runtime, n: usize) -> Result<Figure, BenchError> {
     drive(rt, move |ctx| async move {
         let me = ctx.pid();
         let t0 = Instant::now();
         for i in 0..n {
-            ctx.spawn(move |c| async move {
+            spawned(ctx.spawn(move |c| async move {
                 let _ = c.send(me, Done);
-            })
-            .expect("spawn");
+            }))?;
             if i.is_multiple_of(YIELD_EVERY) {
                 yield_now().await;
             }
@@ -171,38 +196,37 @@ fn spawn_exit(rt: &Runtime, n: usize) -> Figure {
                 got += 1;
             }
         }
-        Figure::new(
+        Ok(Figure::new(
             "spawn_exit.rate",
             n as f64 / t0.elapsed().as_secs_f64(),
             "proc/s",
-        )
+        ))
     })
 }
 
-fn ring(rt: &Runtime, procs: usize, hops: u64) -> Figure {
+fn ring(rt: &Runtime, procs: usize, hops: u64) -> Result<Figure, BenchError> {
     drive(rt, move |ctx| async move {
         let mut next = ctx.pid();
         for _ in 0..procs.saturating_sub(1) {
             let to = next;
-            next = ctx
-                .spawn(move |c| async move {
-                    loop {
-                        let msg = c.recv().await;
-                        match msg.downcast::<Token>() {
-                            Ok(Token(k)) => {
-                                let _ = c.send(to, Token(k.saturating_sub(1)));
-                            }
-                            Err(_) => {
-                                let _ = c.send(to, Stop);
-                                return;
-                            }
+            next = spawned(ctx.spawn(move |c| async move {
+                loop {
+                    let msg = c.recv().await;
+                    match msg.downcast::<Token>() {
+                        Ok(Token(k)) => {
+                            let _ = c.send(to, Token(k.saturating_sub(1)));
+                        }
+                        Err(_) => {
+                            let _ = c.send(to, Stop);
+                            return;
                         }
                     }
-                })
-                .expect("spawn");
+                }
+            }))?;
         }
         let first = next;
-        settle(&ctx).await;
+        // The clock starts right after spawning, as the peer's does: the ring's processes need
+        // not have run yet.
         let t0 = Instant::now();
         let _ = ctx.send(first, Token(hops - 1));
         loop {
@@ -218,27 +242,29 @@ fn ring(rt: &Runtime, procs: usize, hops: u64) -> Figure {
         // The stop message comes round to us; wait for it so the ring is gone before the next
         // workload.
         ctx.recv_match(|m| m.is::<Stop>()).await;
-        Figure::new("ring.msgs_per_s", hops as f64 / took.as_secs_f64(), "msg/s")
+        Ok(Figure::new(
+            "ring.msgs_per_s",
+            hops as f64 / took.as_secs_f64(),
+            "msg/s",
+        ))
     })
 }
 
-fn fanout(rt: &Runtime, subs: usize) -> Figure {
+fn fanout(rt: &Runtime, subs: usize) -> Result<Figure, BenchError> {
     drive(rt, move |ctx| async move {
         let mut pids = Vec::with_capacity(subs);
         for i in 0..subs {
-            pids.push(
-                ctx.spawn(|c| async move {
-                    if let Ok(Fan(from)) = c.recv().await.downcast::<Fan>() {
-                        let _ = c.send(from, Ack);
-                    }
-                })
-                .expect("spawn"),
-            );
+            pids.push(spawned(ctx.spawn(|c| async move {
+                if let Ok(Fan(from)) = c.recv().await.downcast::<Fan>() {
+                    let _ = c.send(from, Ack);
+                }
+            }))?);
             if i.is_multiple_of(YIELD_EVERY) {
                 yield_now().await;
             }
         }
-        settle(&ctx).await;
+        // The clock starts right after spawning, as the peer's does: subscribers still queued
+        // to run for the first time are part of the time measured.
         let me = ctx.pid();
         let t0 = Instant::now();
         for &p in &pids {
@@ -250,11 +276,15 @@ fn fanout(rt: &Runtime, subs: usize) -> Figure {
                 acks += 1;
             }
         }
-        Figure::new("fanout.deliver_all", t0.elapsed().as_secs_f64() * 1e3, "ms")
+        Ok(Figure::new(
+            "fanout.deliver_all",
+            t0.elapsed().as_secs_f64() * 1e3,
+            "ms",
+        ))
     })
 }
 
-fn restart(rt: &Runtime, kills: usize) -> Figure {
+fn restart(rt: &Runtime, kills: usize) -> Result<Figure, BenchError> {
     let spec = SupervisorSpec::new(
         Strategy::OneForOne,
         Intensity::new(kills as u32 * 2, Duration::from_secs(5)),
@@ -267,27 +297,28 @@ fn restart(rt: &Runtime, kills: usize) -> Figure {
         .shutdown(Shutdown::BrutalKill),
     );
     let sup = supervisor::start(rt, SpawnOpts::new().label("bench supervisor"), spec)
-        .expect("start the bench supervisor");
+        .map_err(|e| BenchError::new(format!("could not start the bench supervisor: {e}")))?;
     let figure = drive(rt, move |ctx| async move {
         let h = ctx.handle().clone();
         let t0 = Instant::now();
         for _ in 0..kills {
             let old = wait_registered(&h, None).await;
-            h.kill(old)
-                .expect("a registered worker is in the process table");
+            h.kill(old).map_err(|e| {
+                BenchError::new(format!("the registered worker could not be killed: {e}"))
+            })?;
             wait_registered(&h, Some(old)).await;
         }
-        Figure::new(
+        Ok(Figure::new(
             "restart.mean",
             t0.elapsed().as_secs_f64() * 1e6 / kills as f64,
             "us",
-        )
+        ))
     });
-    let _ = rt.exit(sup, crate::ExitReason::Shutdown);
+    let _ = rt.exit(sup, ExitReason::Shutdown);
     figure
 }
 
-async fn wait_registered(h: &crate::Handle, old: Option<Pid>) -> Pid {
+async fn wait_registered(h: &Handle, old: Option<Pid>) -> Pid {
     loop {
         match h.whereis("peer_worker") {
             Some(p) if Some(p) != old => return p,
