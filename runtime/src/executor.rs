@@ -13,9 +13,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
+
+use crate::panic_hook;
 
 /// A poll that runs longer than this is reported as a scheduler hog.
 pub const LONG_POLL: Duration = Duration::from_millis(10);
@@ -88,6 +92,65 @@ thread_local! {
     static LOCAL: Cell<*const Local> = const { Cell::new(std::ptr::null()) };
 }
 
+/// Points LOCAL at a worker's `Local` for as long as it lives, and clears it when dropped, on
+/// the normal path and while unwinding alike. Declared after the `Local` it points at, so it is
+/// dropped (LOCAL cleared) before that `Local` is.
+struct LocalGuard;
+
+impl LocalGuard {
+    fn set(local: &Local) -> LocalGuard {
+        LOCAL.with(|l| l.set(local));
+        LocalGuard
+    }
+}
+
+impl Drop for LocalGuard {
+    fn drop(&mut self) {
+        LOCAL.with(|l| l.set(std::ptr::null()));
+    }
+}
+
+/// A task's future whose destructor may panic without taking the worker down: async-task drops
+/// futures under an abort guard, so a panicking destructor (a process holding a value whose
+/// `Drop` panics, a timer holding such a message) would abort the whole program.
+struct Contained<F> {
+    future: std::mem::ManuallyDrop<F>,
+}
+
+impl<F> Contained<F> {
+    fn new(future: F) -> Contained<F> {
+        Contained {
+            future: std::mem::ManuallyDrop::new(future),
+        }
+    }
+}
+
+impl<F: Future> Future for Contained<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out, only polled here and
+        // dropped in place in `Drop`.
+        unsafe { self.map_unchecked_mut(|c| &mut *c.future) }.poll(cx)
+    }
+}
+
+impl<F> Drop for Contained<F> {
+    fn drop(&mut self) {
+        let future = &mut self.future;
+        // SAFETY: dropped exactly once, here, in place (it is pinned), and never touched again,
+        // also when its destructor panics part way (drop glue still drops the other fields).
+        let _ = panic_hook::quietly(|| {
+            catch_unwind(AssertUnwindSafe(|| unsafe {
+                std::mem::ManuallyDrop::drop(future)
+            }))
+        });
+    }
+}
+
 /// The executor: worker threads and their queues.
 pub struct Executor {
     shared: Arc<Shared>,
@@ -144,9 +207,13 @@ impl Executor {
     {
         let shared = self.shared.clone();
         let schedule = move |runnable: Runnable| schedule(&shared, runnable);
+        // `propagate_panic`: a panic in a poll is caught by the task and kept as its output, so
+        // `Runnable::run` never unwinds into the worker loop. `Contained` does the same for the
+        // future's destructor, which async-task would otherwise run under an abort guard.
         let (runnable, task) = async_task::Builder::new()
             .metadata(pid)
-            .spawn(move |_| future, schedule);
+            .propagate_panic(true)
+            .spawn(move |_| Contained::new(future), schedule);
         runnable.schedule();
         task
     }
@@ -195,8 +262,9 @@ impl Executor {
     /// Counts one message sent, on the calling worker's own counter when there is one.
     pub fn count_message(&self) {
         let local = LOCAL.with(Cell::get);
-        // SAFETY: a non-null LOCAL points at the running worker loop's `Local`, which outlives
-        // every poll made from that loop; we only compare its executor and read its index.
+        // SAFETY: LOCAL is non-null only while a `LocalGuard` lives in the worker loop on this
+        // thread, and that guard is dropped (clearing LOCAL) before the `Local` it points at,
+        // on every path including unwinding; we only compare its executor and read its index.
         if let Some(local) = unsafe { local.as_ref() } {
             if std::ptr::eq(local.shared, Arc::as_ptr(&self.shared)) {
                 self.shared.stats[local.index]
@@ -306,7 +374,7 @@ fn worker_loop(
         lifo: Cell::new(None),
         deque,
     };
-    LOCAL.with(|l| l.set(&local));
+    let guard = LocalGuard::set(&local);
     let stats = &shared.stats[index];
     let mut tick: u32 = 0;
     let mut lifo_streak: u32 = 0;
@@ -318,12 +386,19 @@ fn worker_loop(
             Ordering::Relaxed,
         );
         match next {
-            Some(runnable) => run(&shared, stats, index, runnable),
+            Some(runnable) => {
+                // `run` does not unwind (see `Executor::spawn`); the long-poll hook is the only
+                // other code it calls. Catch anyway, so no panic can end a worker thread.
+                let _ = catch_unwind(AssertUnwindSafe(|| run(&shared, stats, index, runnable)));
+                stats.poll_start_ns.store(0, Ordering::Release);
+                stats.current_pid.store(0, Ordering::Release);
+            }
             None => park(&shared, &local, &parker),
         }
     }
-    LOCAL.with(|l| l.set(std::ptr::null()));
-    // Drop what is left locally while `local` is still alive.
+    drop(guard);
+    // Drop what is left locally while `local` is still alive; with LOCAL cleared, whatever
+    // their exit cleanup wakes goes to the injector.
     drop(local.lifo.take());
     while local.deque.pop().is_some() {}
 }

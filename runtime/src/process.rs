@@ -727,10 +727,15 @@ impl<B> Drop for ProcessFuture<B> {
     fn drop(&mut self) {
         // A task dropped without finishing (runtime shutdown): still clean up its tables.
         if self.body.is_some() {
-            self.body = None;
-            exit_cleanup(&self.shared, &self.inner, ExitReason::Killed);
+            let reason = self.drop_body(ExitReason::Killed);
+            exit_cleanup(&self.shared, &self.inner, reason);
         }
     }
+}
+
+/// Drops `value`, catching a panic in its destructor (user code: messages, process state).
+pub(crate) fn drop_quietly<T>(value: T) {
+    let _ = panic_hook::quietly(|| catch_unwind(AssertUnwindSafe(move || drop(value))));
 }
 
 /// Removes a dead process from every table and sends its exit to links and monitors.
@@ -746,8 +751,9 @@ fn exit_cleanup(shared: &Shared, inner: &ProcessInner, reason: ExitReason) {
         (st.links.take(), st.extra.take(), st.mailbox.take_all())
     };
     inner.set_status(Status::Exited);
-    // Dropping queued messages drops pending call replies, so callers learn at once.
-    drop(queue);
+    // Dropping queued messages drops pending call replies, so callers learn at once. A message
+    // whose destructor panics must not stop the cleanup: everyone else still has to be told.
+    drop_quietly(queue);
     let pid = inner.pid;
     shared.table.remove(pid);
     shared.tombstones.push(
