@@ -332,8 +332,11 @@ impl Handle {
     pub fn send_msg(&self, to: Pid, message: Msg) -> bool {
         match self.0.table.get(to) {
             Some(target) => {
-                self.0.executor.count_message();
-                target.deliver(message).is_ok()
+                let delivered = target.deliver(message).is_ok();
+                if delivered {
+                    self.0.executor.count_message();
+                }
+                delivered
             }
             None => false,
         }
@@ -428,43 +431,6 @@ impl Handle {
     /// Number of subscribers of `topic`.
     pub fn subscriber_count(&self, topic: &str) -> usize {
         self.0.pubsub.subscribers(topic).len()
-    }
-
-    /// Sends `message` to `to` after `delay`, unless cancelled first or `to` exits first (as
-    /// in Erlang, a timer aimed at a process is cancelled when the process is gone).
-    pub fn send_after<M: Message>(&self, to: Pid, delay: Duration, message: M) -> TimerRef {
-        let r = self.0.timers.next_ref();
-        let Some(target) = self.0.table.get(to) else {
-            return r;
-        };
-        let weak = Arc::downgrade(&self.0);
-        self.0.timers.start(r, || {
-            self.0.executor.spawn(0, async move {
-                timer::sleep(delay).await;
-                if let Some(shared) = weak.upgrade() {
-                    shared.timers.fired(r);
-                    if let Some(target) = shared.table.get(to) {
-                        if let Some(e) = target.state.lock().extra.as_mut() {
-                            e.timers.retain(|t| *t != r);
-                        }
-                    }
-                    let _ = Handle(shared).send(to, message);
-                }
-            })
-        });
-        let mut st = target.state.lock();
-        if st.alive {
-            st.extra().timers.push(r);
-        } else {
-            drop(st);
-            self.0.timers.cancel(r);
-        }
-        r
-    }
-
-    /// Cancels a timer. False if it already fired or was cancelled.
-    pub fn cancel_timer(&self, timer: TimerRef) -> bool {
-        self.0.timers.cancel(timer)
     }
 
     /// Runs a future to completion on the calling thread (not a worker thread).

@@ -376,23 +376,27 @@ impl ProcessInner {
         Ok(())
     }
 
-    /// Delivers an exit signal from `from`. `link` is true when it comes through a link (a
-    /// normal exit of a linked process is then ignored unless exits are trapped).
+    /// Delivers an exit signal from `from`. `link` is true when it comes through a link, as
+    /// the exit of a linked process; false for an exit signal sent with `exit`. As in Erlang:
+    /// - `kill` sent with `exit` cannot be trapped and ends the process with `killed`; a
+    ///   process that itself ended with `kill` passes it through its links as an ordinary
+    ///   abnormal reason (trappable, not turned into `killed`);
+    /// - a trapping process gets every other signal as an [`Exit`] message;
+    /// - `normal` is ignored by a process that does not trap exits, unless it sent the signal
+    ///   to itself with `exit` (then it ends, with reason `normal`);
+    /// - any other reason ends it with that reason.
     pub(crate) fn signal_exit(&self, from: Pid, reason: ExitReason, link: bool) {
         let mut st = self.state.lock();
         if !st.alive {
             return;
         }
-        if reason == ExitReason::Kill {
+        if reason == ExitReason::Kill && !link {
             st.set_pending_exit(ExitReason::Killed);
         } else if st.trap_exit {
             st.mailbox.push(Msg::new(Exit { from, reason }));
             self.msgs_in.fetch_add(1, Ordering::Relaxed);
             st.wake();
-        } else if reason == ExitReason::Normal {
-            // A normal exit never takes down a process that does not trap exits.
-            let _ = link;
-        } else {
+        } else if reason != ExitReason::Normal || (!link && from == self.pid) {
             st.set_pending_exit(reason);
         }
     }
