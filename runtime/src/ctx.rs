@@ -13,6 +13,13 @@ use crate::registry::RegisterError;
 use crate::signal::{ExitReason, IntoExitReason, MonitorRef};
 use crate::{Handle, SendError};
 
+/// How many messages a process may take from its mailbox within one poll before a receive
+/// yields (returns `Pending` once, waking itself, so the task goes to the back of its worker's
+/// queue). A burst of thousands of messages then never keeps one worker busy for long, and a
+/// busy system process is never mistaken for one that does not yield; 128 keeps the cost of
+/// the extra polls (one per 128 messages) out of the figures.
+pub(crate) const RECV_BUDGET: u32 = 128;
+
 /// A process's handle on itself and the runtime. Cheap to clone.
 #[derive(Clone)]
 pub struct Ctx {
@@ -54,11 +61,16 @@ impl Ctx {
         Ok(())
     }
 
-    /// Waits for the first message in the mailbox.
+    /// Waits for the first message in the mailbox. After [`RECV_BUDGET`] messages in one poll it
+    /// yields once first.
     pub async fn recv(&self) -> Msg {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
+            if over_budget(&mut st, cx) {
+                return Poll::Pending;
+            }
             if let Some(msg) = st.mailbox.pop() {
+                st.taken_this_poll += 1;
                 return Poll::Ready(msg);
             }
             register(&mut st.waker, cx);
@@ -73,11 +85,15 @@ impl Ctx {
     }
 
     /// Waits for the first message for which `matches` is true, leaving the others queued in
-    /// order (selective receive).
+    /// order (selective receive). Yields like [`recv`](Self::recv).
     pub async fn recv_match(&self, mut matches: impl FnMut(&Msg) -> bool) -> Msg {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
+            if over_budget(&mut st, cx) {
+                return Poll::Pending;
+            }
             if let Some(msg) = st.mailbox.take_first(&mut matches) {
+                st.taken_this_poll += 1;
                 return Poll::Ready(msg);
             }
             register(&mut st.waker, cx);
@@ -104,6 +120,9 @@ impl Ctx {
     pub(crate) async fn recv_or_system(&self) -> Received {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
+            if over_budget(&mut st, cx) {
+                return Poll::Pending;
+            }
             if let Some(extra) = st.extra.as_mut() {
                 if extra.state_requested {
                     extra.state_requested = false;
@@ -111,6 +130,7 @@ impl Ctx {
                 }
             }
             if let Some(msg) = st.mailbox.pop() {
+                st.taken_this_poll += 1;
                 return Poll::Ready(Received::Message(msg));
             }
             register(&mut st.waker, cx);
@@ -222,6 +242,16 @@ impl Ctx {
     pub fn exit(&self, pid: Pid, reason: ExitReason) -> bool {
         self.handle.exit_from(self.pid(), pid, reason)
     }
+}
+
+/// True (after waking the task, so it is polled again soon) when this poll has taken its
+/// budget of messages and there are more waiting: the receive should return `Pending` now.
+fn over_budget(st: &crate::process::ProcState, cx: &mut std::task::Context<'_>) -> bool {
+    if st.taken_this_poll < RECV_BUDGET || st.mailbox.len() == 0 {
+        return false;
+    }
+    cx.waker().wake_by_ref();
+    true
 }
 
 /// Keeps the task's waker in `slot` current.

@@ -5,6 +5,12 @@
 //! deque, or a shared injector; idle workers steal, then park. Every poll is timed so the runtime
 //! can report scheduler busy time per worker, and a watchdog thread names any poll that has been
 //! running for longer than [`LONG_POLL`] while it still runs.
+//!
+//! "Longer" means CPU time, not wall time: a worker thread the OS took off the core (the machine
+//! is busy) is not hogging it. Reading a thread's CPU clock is a system call (hundreds of
+//! nanoseconds), too dear for every poll, so a worker refreshes a reference reading of its CPU
+//! clock at most every [`CPU_REF_EVERY`]; a poll's CPU time is measured from that reference,
+//! which overstates it by at most that much and never understates it.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -21,8 +27,13 @@ use parking_lot::Mutex;
 
 use crate::panic_hook;
 
-/// A poll that runs longer than this is reported as a scheduler hog.
+/// A poll that keeps its worker thread on the CPU longer than this is reported as a scheduler
+/// hog.
 pub const LONG_POLL: Duration = Duration::from_millis(10);
+
+/// How stale a worker's CPU clock reference may be at the start of a poll (see the module doc):
+/// the error bound of a poll's CPU time, and about one clock read per millisecond of work.
+const CPU_REF_EVERY: Duration = Duration::from_millis(1);
 
 /// How many times in a row a worker may run its LIFO slot before it looks at its deque, so two
 /// processes passing a message back and forth cannot starve everything else on that worker.
@@ -41,7 +52,10 @@ type Runnable = async_task::Runnable<u64>;
 pub struct LongPollReport {
     pub pid: u64,
     pub worker: usize,
+    /// Wall-clock time of the poll (so far).
     pub running_for: Duration,
+    /// CPU time the worker thread spent in it (so far; over [`LONG_POLL`], or no report).
+    pub cpu: Duration,
     pub finished: bool,
 }
 
@@ -63,6 +77,59 @@ pub struct WorkerStats {
     pub poll_start_ns: AtomicU64,
     /// Approximate length of this worker's own queue.
     pub queued: AtomicUsize,
+    /// The worker thread's CPU clock, readable from other threads (see [`ThreadClock`]).
+    clock: ThreadClock,
+    /// A reading of the worker's CPU clock (ns) taken at or before the running poll's start...
+    cpu_ref_ns: AtomicU64,
+    /// ...and when it was taken, in executor-epoch nanoseconds.
+    cpu_ref_at_ns: AtomicU64,
+}
+
+/// A thread's CPU-time clock (`CLOCK_THREAD_CPUTIME_ID` of that thread, through
+/// `pthread_getcpuclockid`), so the watchdog can read a worker's CPU time from outside.
+#[derive(Default)]
+struct ThreadClock {
+    /// The clock id, plus one (0: not known yet).
+    id: std::sync::atomic::AtomicI64,
+}
+
+impl ThreadClock {
+    /// Records the calling thread's clock.
+    fn set_current(&self) {
+        let mut id: libc::clockid_t = 0;
+        // SAFETY: `pthread_self` is always valid for the calling thread, and `id` is a valid
+        // place for the result.
+        if unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } == 0 {
+            self.id.store(i64::from(id) + 1, Ordering::Release);
+        }
+    }
+
+    /// The thread's CPU time, or `None` if unknown (or the thread is gone).
+    fn read(&self) -> Option<Duration> {
+        let id = self.id.load(Ordering::Acquire);
+        if id == 0 {
+            return None;
+        }
+        read_clock((id - 1) as libc::clockid_t)
+    }
+}
+
+/// The calling thread's CPU time.
+fn thread_cpu_now() -> Option<Duration> {
+    read_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn read_clock(id: libc::clockid_t) -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write to; an invalid clock id is reported as an
+    // error, not undefined behaviour.
+    if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
+        return None;
+    }
+    Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
 struct Shared {
@@ -206,7 +273,9 @@ impl Executor {
         F::Output: Send + 'static,
     {
         let shared = self.shared.clone();
-        let schedule = move |runnable: Runnable| schedule(&shared, runnable);
+        let schedule = async_task::WithInfo(move |runnable: Runnable, info: async_task::ScheduleInfo| {
+            schedule(&shared, runnable, info.woken_while_running)
+        });
         // `propagate_panic`: a panic in a poll is caught by the task and kept as its output, so
         // `Runnable::run` never unwinds into the worker loop. `Contained` does the same for the
         // future's destructor, which async-task would otherwise run under an abort guard.
@@ -283,18 +352,13 @@ impl Executor {
         unsafe { local.as_ref() }.is_some_and(|l| std::ptr::eq(l.shared, Arc::as_ptr(&self.shared)))
     }
 
-    /// Pids whose poll is running right now for longer than [`LONG_POLL`], with how long.
+    /// Pids whose poll is running right now with more than [`LONG_POLL`] of CPU time, with
+    /// its wall-clock time so far.
     pub fn hogs(&self) -> Vec<(u64, Duration)> {
-        let now = self.shared.now_ns();
         self.shared
             .stats
             .iter()
-            .filter_map(|s| {
-                let start = s.poll_start_ns.load(Ordering::Acquire);
-                let pid = s.current_pid.load(Ordering::Acquire);
-                let running = Duration::from_nanos(now.saturating_sub(start));
-                (start != 0 && pid != 0 && running > LONG_POLL).then_some((pid, running))
-            })
+            .filter_map(|s| running_hog(&self.shared, s).map(|(pid, _, running, _)| (pid, running)))
             .collect()
     }
 
@@ -342,12 +406,23 @@ impl Shared {
     }
 }
 
-fn schedule(shared: &Arc<Shared>, runnable: Runnable) {
+/// Queues a woken task. On one of this executor's workers it goes to the LIFO slot (a message
+/// ping-pong stays on one core), unless it woke itself while running (it yielded, e.g. after
+/// its receive budget): then to the back of the worker's deque, behind the others.
+fn schedule(shared: &Arc<Shared>, runnable: Runnable, yielded: bool) {
     let local = LOCAL.with(Cell::get);
     // SAFETY: see `Executor::count_message`; the worker loop that owns `Local` is running on this
     // thread, since LOCAL is only non-null inside it.
     if let Some(local) = unsafe { local.as_ref() } {
         if std::ptr::eq(local.shared, Arc::as_ptr(shared)) {
+            if yielded {
+                local.deque.push(runnable);
+                shared.stats[local.index]
+                    .queued
+                    .store(local.deque.len() + 1, Ordering::Relaxed);
+                shared.notify_one();
+                return;
+            }
             if let Some(previous) = local.lifo.replace(Some(runnable)) {
                 local.deque.push(previous);
                 shared.stats[local.index]
@@ -376,6 +451,7 @@ fn worker_loop(
     };
     let guard = LocalGuard::set(&local);
     let stats = &shared.stats[index];
+    stats.clock.set_current();
     let mut tick: u32 = 0;
     let mut lifo_streak: u32 = 0;
     while !shared.stop.load(Ordering::Relaxed) {
@@ -459,6 +535,16 @@ fn steal_injector(shared: &Shared, local: &Local) -> Option<Runnable> {
 fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
     let pid = *runnable.metadata();
     let start = shared.now_ns();
+    // Keep the CPU clock reference fresh enough (see the module doc); published before the
+    // poll's start so the watchdog never pairs a new poll with an old reference.
+    if start.saturating_sub(stats.cpu_ref_at_ns.load(Ordering::Relaxed))
+        > CPU_REF_EVERY.as_nanos() as u64
+    {
+        if let Some(cpu) = thread_cpu_now() {
+            stats.cpu_ref_ns.store(cpu.as_nanos() as u64, Ordering::Relaxed);
+            stats.cpu_ref_at_ns.store(start, Ordering::Relaxed);
+        }
+    }
     stats.current_pid.store(pid, Ordering::Release);
     stats.poll_start_ns.store(start, Ordering::Release);
     runnable.run();
@@ -469,13 +555,44 @@ fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
     stats.busy_ns.fetch_add(took, Ordering::Relaxed);
     stats.polls.fetch_add(1, Ordering::Relaxed);
     if pid != 0 && Duration::from_nanos(took) > LONG_POLL {
-        (shared.long_poll_hook)(LongPollReport {
-            pid,
-            worker: index,
-            running_for: Duration::from_nanos(took),
-            finished: true,
-        });
+        // Rare: only now is the CPU clock read at the poll's end.
+        let cpu = thread_cpu_now()
+            .map(|now| now.saturating_sub(Duration::from_nanos(stats.cpu_ref_ns.load(Ordering::Relaxed))))
+            .unwrap_or(Duration::from_nanos(took));
+        if cpu > LONG_POLL {
+            (shared.long_poll_hook)(LongPollReport {
+                pid,
+                worker: index,
+                running_for: Duration::from_nanos(took),
+                cpu: cpu.min(Duration::from_nanos(took)),
+                finished: true,
+            });
+        }
     }
+}
+
+/// The poll running on worker `stats` right now: (pid, its start, wall time so far, CPU time so
+/// far), if one has run longer than [`LONG_POLL`] of CPU time.
+fn running_hog(shared: &Shared, stats: &WorkerStats) -> Option<(u64, u64, Duration, Duration)> {
+    let start = stats.poll_start_ns.load(Ordering::Acquire);
+    let pid = stats.current_pid.load(Ordering::Acquire);
+    if start == 0 || pid == 0 {
+        return None;
+    }
+    let running = Duration::from_nanos(shared.now_ns().saturating_sub(start));
+    if running <= LONG_POLL {
+        return None;
+    }
+    let cpu_ref = stats.cpu_ref_ns.load(Ordering::Relaxed);
+    let cpu_now = stats.clock.read();
+    // The poll ended or another began while we read: nothing to say about it.
+    if stats.poll_start_ns.load(Ordering::Acquire) != start {
+        return None;
+    }
+    let cpu = cpu_now.map_or(running, |now| {
+        now.saturating_sub(Duration::from_nanos(cpu_ref)).min(running)
+    });
+    (cpu > LONG_POLL).then_some((pid, start, running, cpu))
 }
 
 fn park(shared: &Shared, local: &Local, parker: &parking::Parker) {
@@ -518,23 +635,21 @@ fn watchdog_loop(shared: Arc<Shared>) {
         // Often enough to name a hog within a few milliseconds of crossing LONG_POLL, rarely
         // enough to cost nothing when idle.
         std::thread::sleep(Duration::from_millis(4));
-        let now = shared.now_ns();
         for (i, stats) in shared.stats.iter().enumerate() {
-            let start = stats.poll_start_ns.load(Ordering::Acquire);
-            let pid = stats.current_pid.load(Ordering::Acquire);
-            if start == 0 || pid == 0 || reported[i] == start {
+            let Some((pid, start, running_for, cpu)) = running_hog(&shared, stats) else {
+                continue;
+            };
+            if reported[i] == start {
                 continue;
             }
-            let running_for = Duration::from_nanos(now.saturating_sub(start));
-            if running_for > LONG_POLL {
-                reported[i] = start;
-                (shared.long_poll_hook)(LongPollReport {
-                    pid,
-                    worker: i,
-                    running_for,
-                    finished: false,
-                });
-            }
+            reported[i] = start;
+            (shared.long_poll_hook)(LongPollReport {
+                pid,
+                worker: i,
+                running_for,
+                cpu,
+                finished: false,
+            });
         }
     }
 }

@@ -197,6 +197,7 @@ impl Shared {
                 name,
                 worker: report.worker,
                 running_for: report.running_for,
+                cpu: report.cpu,
                 finished: report.finished,
                 at,
             });
@@ -206,6 +207,7 @@ impl Shared {
             pid,
             EventKind::LongPoll {
                 running_for: report.running_for,
+                cpu: report.cpu,
                 finished: report.finished,
             },
         );

@@ -112,7 +112,7 @@ pub enum Status {
     Running = 1,
     /// Idle: waiting for a message, a timer or I/O.
     Waiting = 2,
-    /// Its poll has run longer than 10 ms and has not returned yet.
+    /// Its poll has used more than 10 ms of CPU time and has not returned yet.
     NotYielding = 3,
     /// Gone, or on its way out.
     Exited = 4,
@@ -307,6 +307,8 @@ pub(crate) struct ProcState {
     pub(crate) extra: Option<Box<Extra>>,
     pub(crate) trap_exit: bool,
     pub(crate) alive: bool,
+    /// Messages taken from the mailbox in the current poll (see [`crate::ctx::RECV_BUDGET`]).
+    pub(crate) taken_this_poll: u32,
 }
 
 impl ProcState {
@@ -477,6 +479,7 @@ where
             extra,
             trap_exit: opts.trap_exit,
             alive: true,
+            taken_this_poll: 0,
         }),
     });
     // In the table before the name points at it: whoever finds the pid by name (to send to it,
@@ -659,6 +662,7 @@ where
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => st.waker = Some(cx.waker().clone()),
             }
+            st.taken_this_poll = 0;
             st.pending.take()
         };
         if this.body.is_none() {

@@ -52,9 +52,11 @@ pub enum EventKind {
     Escalated {
         to: Option<Pid>,
     },
-    /// A poll of the event's pid ran longer than 10 ms (`finished` false: it is still running).
+    /// A poll of the event's pid kept its worker on the CPU for longer than 10 ms (`finished`
+    /// false: it is still running). `running_for` is its wall-clock time, `cpu` its CPU time.
     LongPoll {
         running_for: Duration,
+        cpu: Duration,
         finished: bool,
     },
 }
