@@ -12,8 +12,10 @@
 //! clock at most every [`CPU_REF_EVERY`]; a poll's CPU time is measured from that reference,
 //! which overstates it by at most that much and never understates it.
 
+use std::alloc::Layout;
 use std::cell::Cell;
 use std::future::Future;
+use std::mem::{align_of, size_of};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -272,10 +274,22 @@ impl Executor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_sized(pid, future).0
+    }
+
+    /// Like [`spawn`](Self::spawn), also returning the size in bytes of the task's allocation:
+    /// measured (what the counting allocator saw this thread allocate while the task was
+    /// created) when [`crate::alloc::CountingAlloc`] is installed, else [`Self::task_size`].
+    pub fn spawn_sized<F>(&self, pid: u64, future: F) -> (async_task::Task<F::Output, u64>, usize)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let shared = self.shared.clone();
         let schedule = async_task::WithInfo(move |runnable: Runnable, info: async_task::ScheduleInfo| {
             schedule(&shared, runnable, info.woken_while_running)
         });
+        let before = crate::alloc::allocated_by_this_thread();
         // `propagate_panic`: a panic in a poll is caught by the task and kept as its output, so
         // `Runnable::run` never unwinds into the worker loop. `Contained` does the same for the
         // future's destructor, which async-task would otherwise run under an abort guard.
@@ -283,17 +297,38 @@ impl Executor {
             .metadata(pid)
             .propagate_panic(true)
             .spawn(move |_| Contained::new(future), schedule);
+        let size = match (before, crate::alloc::allocated_by_this_thread()) {
+            (Some(before), Some(after)) => after.wrapping_sub(before),
+            _ => Self::task_size::<F>(),
+        };
         runnable.schedule();
-        task
+        (task, size)
     }
 
-    /// The size in bytes of the task allocation that holds a future of type `F`.
+    /// The size in bytes of the task allocation that holds a future of type `F`, computed the
+    /// way async-task 4.7 lays a task out: header (state, awaiter, vtable, metadata, the
+    /// propagate-panic flag), the schedule function (one `Arc`), then the future or its output
+    /// (a `Result` carrying a caught panic). Only a fallback for when the counting allocator is
+    /// not installed; a test compares it with the measured size, so a layout change shows.
     pub fn task_size<F: Future>() -> usize {
-        // Header (state, awaiter, vtable, metadata) + schedule closure + the future or its output.
-        4 * std::mem::size_of::<usize>()
-            + std::mem::size_of::<u64>()
-            + std::mem::size_of::<Arc<()>>()
-            + std::mem::size_of::<F>().max(std::mem::size_of::<F::Output>())
+        #[allow(dead_code)]
+        struct Header {
+            state: AtomicUsize,
+            awaiter: std::cell::UnsafeCell<Option<std::task::Waker>>,
+            vtable: &'static u8,
+            metadata: u64,
+            propagate_panic: bool,
+        }
+        type Output<F> = Result<<F as Future>::Output, Box<dyn std::any::Any + Send>>;
+        let union = Layout::from_size_align(
+            size_of::<F>().max(size_of::<Output<F>>()),
+            align_of::<F>().max(align_of::<Output<F>>()),
+        )
+        .expect("a valid layout");
+        Layout::new::<Header>()
+            .extend(Layout::new::<Arc<()>>())
+            .and_then(|(l, _)| l.extend(union))
+            .map_or(0, |(l, _)| l.size())
     }
 
     /// Number of worker threads.
@@ -650,6 +685,56 @@ fn watchdog_loop(shared: Arc<Shared>) {
                 cpu,
                 finished: false,
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counting allocator, so the tests can see what a task allocates.
+    #[global_allocator]
+    static ALLOC: crate::alloc::CountingAlloc = crate::alloc::CountingAlloc;
+
+    fn measured_and_computed<F>(ex: &Executor, future: F) -> (usize, usize)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, measured) = ex.spawn_sized(1, future);
+        drop(task);
+        (measured, Executor::task_size::<F>())
+    }
+
+    /// Pins [`Executor::task_size`] (the fallback) to async-task's real layout: when an upgrade
+    /// changes the layout, this fails instead of the memory figures drifting silently.
+    #[test]
+    fn the_computed_task_size_is_the_allocation_async_task_makes() {
+        let ex = Executor::start(1, "task-size-test", Arc::new(|_| {}));
+        // Make sure the allocator has counted something on this thread.
+        drop(vec![0u8; 16]);
+        let cases = [
+            measured_and_computed(&ex, async {}),
+            measured_and_computed(&ex, async { 7u8 }),
+            measured_and_computed(&ex, async { [0u64; 40] }),
+            measured_and_computed(&ex, {
+                let big = [1u8; 1000];
+                async move { big.len() }
+            }),
+            measured_and_computed(&ex, {
+                let s = String::from("x");
+                async move {
+                    let t = s.clone();
+                    futures_lite::future::yield_now().await;
+                    t
+                }
+            }),
+        ];
+        ex.stop();
+        for (i, (measured, computed)) in cases.into_iter().enumerate() {
+            assert!(measured > 0, "case {i}: nothing measured");
+            assert_eq!(measured, computed, "case {i}: task layout changed");
         }
     }
 }

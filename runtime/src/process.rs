@@ -11,14 +11,13 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::executor::Executor;
 use crate::hash::IdMap;
 use crate::mailbox::{Mailbox, Msg};
 use crate::observe::events::EventKind;
@@ -342,7 +341,8 @@ pub(crate) struct ProcessInner {
     pub(crate) parent: Option<Pid>,
     /// Spawn time in nanoseconds since the runtime started.
     pub(crate) spawned_at_ns: u64,
-    pub(crate) task_size: u32,
+    /// Bytes of the task allocation (set once the task exists).
+    pub(crate) task_size: AtomicU32,
     pub(crate) status: AtomicU8,
     pub(crate) msgs_in: AtomicU64,
     pub(crate) msgs_out: AtomicU64,
@@ -425,7 +425,7 @@ impl ProcessInner {
                 + e.subscriptions.capacity() * std::mem::size_of::<Arc<str>>()
                 + e.state_text.as_ref().map_or(0, String::capacity)
         });
-        self.task_size as usize
+        self.task_size.load(Ordering::Relaxed) as usize
             + std::mem::size_of::<ProcessInner>()
             + 2 * std::mem::size_of::<usize>()
             + st.links.heap_bytes()
@@ -450,8 +450,6 @@ where
         return Err(SpawnError::ShuttingDown);
     }
     let pid = Pid(shared.next_pid.fetch_add(1, Ordering::Relaxed));
-    type Wrapped<F, Fut> = ProcessFuture<Starting<F, Fut>>;
-    let task_size = Executor::task_size::<Wrapped<F, Fut>>() as u32;
     let mut extra = None;
     if opts.name.is_some() || opts.restart.is_some() {
         extra = Some(Box::new(Extra {
@@ -466,7 +464,7 @@ where
         label: opts.label.clone(),
         parent: opts.parent,
         spawned_at_ns: shared.now().as_nanos() as u64,
-        task_size,
+        task_size: AtomicU32::new(0),
         status: AtomicU8::new(Status::Runnable as u8),
         msgs_in: AtomicU64::new(0),
         msgs_out: AtomicU64::new(0),
@@ -514,12 +512,17 @@ where
         }
     }
     let ctx = Ctx::new(inner.clone(), Handle(shared.clone()));
+    let record = inner.clone();
     let future = ProcessFuture {
         inner,
         shared: shared.clone(),
         body: Some(Starting::Body(Some(body), ctx)),
     };
-    shared.executor.spawn(pid.0, future).detach();
+    let (task, task_size) = shared.executor.spawn_sized(pid.0, future);
+    record
+        .task_size
+        .store(u32::try_from(task_size).unwrap_or(u32::MAX), Ordering::Relaxed);
+    task.detach();
     Ok((pid, mref))
 }
 
