@@ -146,6 +146,9 @@ impl Ctx {
         let extra = st.extra();
         extra.state_text = Some(text);
         extra.state_seq += 1;
+        for waiter in extra.state_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
     }
 
     /// Reports how many bytes this process's own state holds (shown as part of its memory).

@@ -10,7 +10,10 @@
 //! is busy) is not hogging it. Reading a thread's CPU clock is a system call (hundreds of
 //! nanoseconds), too dear for every poll, so a worker refreshes a reference reading of its CPU
 //! clock at most every [`CPU_REF_EVERY`]; a poll's CPU time is measured from that reference,
-//! which overstates it by at most that much and never understates it.
+//! which overstates it by at most that much and never understates it. A poll that holds its
+//! thread while asleep (a blocking call inside a process: `std::thread::sleep`, a blocking
+//! channel or lock) is a hog too, whatever its CPU time: the watchdog sees the thread sleeping
+//! in the middle of a poll (its state in `/proc`) and names it.
 
 use std::alloc::Layout;
 use std::cell::Cell;
@@ -85,14 +88,20 @@ pub struct WorkerStats {
     cpu_ref_ns: AtomicU64,
     /// ...and when it was taken, in executor-epoch nanoseconds.
     cpu_ref_at_ns: AtomicU64,
+    /// Start of the running poll if the watchdog found the thread asleep in it (a blocking
+    /// call): it is then a hog whatever its CPU time.
+    blocked_start_ns: AtomicU64,
 }
 
 /// A thread's CPU-time clock (`CLOCK_THREAD_CPUTIME_ID` of that thread, through
-/// `pthread_getcpuclockid`), so the watchdog can read a worker's CPU time from outside.
+/// `pthread_getcpuclockid`) and its thread id, so the watchdog can read a worker's CPU time
+/// and whether it is asleep from outside.
 #[derive(Default)]
 struct ThreadClock {
     /// The clock id, plus one (0: not known yet).
     id: std::sync::atomic::AtomicI64,
+    /// The kernel thread id (0: not known yet).
+    tid: std::sync::atomic::AtomicI32,
 }
 
 impl ThreadClock {
@@ -104,6 +113,24 @@ impl ThreadClock {
         if unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } == 0 {
             self.id.store(i64::from(id) + 1, Ordering::Release);
         }
+        // SAFETY: `gettid` has no preconditions.
+        self.tid.store(unsafe { libc::gettid() }, Ordering::Release);
+    }
+
+    /// Whether the thread is asleep (blocked in the kernel) right now, from its `/proc` state.
+    fn is_asleep(&self) -> bool {
+        let tid = self.tid.load(Ordering::Acquire);
+        if tid == 0 {
+            return false;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+            return false;
+        };
+        // "tid (name) S ...": the state follows the name, which may itself hold spaces.
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].trim_start().chars().next());
+        matches!(state, Some('S' | 'D'))
     }
 
     /// The thread's CPU time, or `None` if unknown (or the thread is gone).
@@ -594,7 +621,8 @@ fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
         let cpu = thread_cpu_now()
             .map(|now| now.saturating_sub(Duration::from_nanos(stats.cpu_ref_ns.load(Ordering::Relaxed))))
             .unwrap_or(Duration::from_nanos(took));
-        if cpu > LONG_POLL {
+        let blocked = stats.blocked_start_ns.load(Ordering::Acquire) == start;
+        if cpu > LONG_POLL || blocked {
             (shared.long_poll_hook)(LongPollReport {
                 pid,
                 worker: index,
@@ -607,7 +635,7 @@ fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
 }
 
 /// The poll running on worker `stats` right now: (pid, its start, wall time so far, CPU time so
-/// far), if one has run longer than [`LONG_POLL`] of CPU time.
+/// far), if it is a hog: longer than [`LONG_POLL`] of CPU time, or of wall time while asleep.
 fn running_hog(shared: &Shared, stats: &WorkerStats) -> Option<(u64, u64, Duration, Duration)> {
     let start = stats.poll_start_ns.load(Ordering::Acquire);
     let pid = stats.current_pid.load(Ordering::Acquire);
@@ -627,7 +655,15 @@ fn running_hog(shared: &Shared, stats: &WorkerStats) -> Option<(u64, u64, Durati
     let cpu = cpu_now.map_or(running, |now| {
         now.saturating_sub(Duration::from_nanos(cpu_ref)).min(running)
     });
-    (cpu > LONG_POLL).then_some((pid, start, running, cpu))
+    if cpu > LONG_POLL || stats.blocked_start_ns.load(Ordering::Acquire) == start {
+        return Some((pid, start, running, cpu));
+    }
+    // Little CPU: descheduled by the OS (not a hog), or asleep in a blocking call (a hog).
+    if stats.clock.is_asleep() && stats.poll_start_ns.load(Ordering::Acquire) == start {
+        stats.blocked_start_ns.store(start, Ordering::Release);
+        return Some((pid, start, running, cpu));
+    }
+    None
 }
 
 fn park(shared: &Shared, local: &Local, parker: &parking::Parker) {

@@ -52,6 +52,7 @@ mod signal;
 pub mod supervisor;
 mod table;
 mod timer;
+mod wait;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -535,23 +536,24 @@ impl Handle {
         true
     }
 
-    /// Asks `pid` to render its state and waits (up to `timeout`) until it has.
+    /// Asks `pid` to render its state and waits (up to `timeout`) until it has: the process
+    /// tells this waiter when it publishes (no polling).
     pub async fn fresh_state(&self, pid: Pid, timeout: Duration) -> Option<String> {
-        let seq = |h: &Handle| {
-            h.0.table
-                .get(pid)
-                .map(|p| p.state.lock().extra.as_ref().map_or(0, |e| e.state_seq))
-        };
-        let before = seq(self)?;
-        self.request_state(pid);
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if seq(self)? != before {
-                return self.process_info(pid).and_then(|i| i.state);
+        let published = {
+            let inner = self.0.table.get(pid)?;
+            let mut st = inner.state.lock();
+            if !st.alive {
+                return None;
             }
-            timer::sleep(Duration::from_millis(1)).await;
+            let (tx, rx) = futures_channel::oneshot::channel();
+            st.extra().state_waiters.push(tx);
+            rx
+        };
+        self.request_state(pid);
+        match ctx::with_timeout(timeout, published).await {
+            Some(Ok(())) => self.process_info(pid).and_then(|i| i.state),
+            _ => None,
         }
-        None
     }
 
     /// The sequence number the next event will get: cheap, for "did anything happen?".
@@ -628,11 +630,15 @@ impl Handle {
         for p in self.0.table.all() {
             p.signal_exit(Pid::OUTSIDE, ExitReason::Kill, false);
         }
-        let shared = self.0.clone();
+        let handle = self.clone();
         let finish = move || {
+            let shared = &handle.0;
             let deadline = Instant::now() + Duration::from_secs(2);
-            while shared.table.len() > 0 && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
+            for p in shared.table.all() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || handle.wait_exit_timeout(p.pid, left).is_none() {
+                    break;
+                }
             }
             shared.executor.stop();
             shared.timers.clear();

@@ -284,6 +284,10 @@ pub(crate) struct Extra {
     /// Bumped every time the process publishes its state.
     pub(crate) state_seq: u64,
     pub(crate) supervisor: Option<SupervisorUse>,
+    /// Told the exit reason once the process is gone ([`Handle::wait_exit`]).
+    pub(crate) exit_waiters: Vec<futures_channel::oneshot::Sender<ExitReason>>,
+    /// Told when the process next publishes its state ([`Handle::fresh_state`]).
+    pub(crate) state_waiters: Vec<futures_channel::oneshot::Sender<()>>,
 }
 
 /// A supervisor's restart intensity use, published for the GUI.
@@ -306,6 +310,8 @@ pub(crate) struct ProcState {
     pub(crate) extra: Option<Box<Extra>>,
     pub(crate) trap_exit: bool,
     pub(crate) alive: bool,
+    /// Set at the very end of exit cleanup: everyone has been told, only waiters remain.
+    pub(crate) gone: bool,
     /// Messages taken from the mailbox in the current poll (see [`crate::ctx::RECV_BUDGET`]).
     pub(crate) taken_this_poll: u32,
 }
@@ -477,6 +483,7 @@ where
             extra,
             trap_exit: opts.trap_exit,
             alive: true,
+            gone: false,
             taken_this_poll: 0,
         }),
     });
@@ -766,7 +773,7 @@ fn exit_cleanup(shared: &Shared, inner: &ProcessInner, reason: ExitReason) {
     // whose destructor panics must not stop the cleanup: everyone else still has to be told.
     drop_quietly(queue);
     let pid = inner.pid;
-    shared.table.remove(pid);
+    // The tombstone first: whoever no longer finds the pid in the table finds why it ended.
     shared.tombstones.push(
         pid,
         reason.clone(),
@@ -774,6 +781,12 @@ fn exit_cleanup(shared: &Shared, inner: &ProcessInner, reason: ExitReason) {
         inner.kind,
         inner.parent,
     );
+    shared.table.remove(pid);
+    let mut extra = extra;
+    let mut exit_waiters = extra
+        .as_mut()
+        .map(|e| std::mem::take(&mut e.exit_waiters))
+        .unwrap_or_default();
     if let Some(extra) = &extra {
         if let Some(name) = &extra.name {
             shared.registry.unregister_if(name, pid);
@@ -821,7 +834,21 @@ fn exit_cleanup(shared: &Shared, inner: &ProcessInner, reason: ExitReason) {
             }
         }
     }
-    shared.events.push(pid, EventKind::Exited { reason });
+    shared.events.push(pid, EventKind::Exited {
+        reason: reason.clone(),
+    });
+    // Waiters that came while the cleanup ran found `gone` false and left their sender here.
+    let late = {
+        let mut st = inner.state.lock();
+        st.gone = true;
+        st.extra.take()
+    };
+    if let Some(mut late) = late {
+        exit_waiters.append(&mut late.exit_waiters);
+    }
+    for waiter in exit_waiters {
+        let _ = waiter.send(reason.clone());
+    }
 }
 
 /// Recent exits, so `process_info` on a dead pid can still say why it ended. Sharded by pid

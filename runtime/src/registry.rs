@@ -1,15 +1,44 @@
 //! Registered names: `register`, `whereis`, `unregister`. A name is freed when its process exits.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
+use futures_channel::oneshot;
 use parking_lot::Mutex;
 
-use crate::process::Pid;
+use crate::{Handle, Pid};
 
 #[derive(Default)]
 pub(crate) struct Registry {
-    names: Mutex<HashMap<Arc<str>, Pid>>,
+    names: Mutex<Names>,
+}
+
+#[derive(Default)]
+struct Names {
+    pids: HashMap<Arc<str>, Pid>,
+    /// Told the pid when a name is next registered ([`Handle::wait_name`]).
+    waiters: HashMap<Arc<str>, Vec<oneshot::Sender<Pid>>>,
+}
+
+impl Handle {
+    /// Resolves with the pid registered under `name` as soon as there is one: at once if the
+    /// name is taken, else when it is next registered (a notification from the registry, not
+    /// polling). Never resolves if the name is never registered; add a timeout where that
+    /// matters.
+    pub fn wait_name(&self, name: &str) -> impl Future<Output = Pid> + Send + 'static {
+        let waiting = self.0.registry.waiter(name);
+        async move {
+            match waiting {
+                Ok(pid) => pid,
+                Err(rx) => match rx.await {
+                    Ok(pid) => pid,
+                    // The runtime is gone: the name will never come.
+                    Err(_) => std::future::pending().await,
+                },
+            }
+        }
+    }
 }
 
 /// Registering a name failed.
@@ -27,22 +56,41 @@ impl Registry {
     /// Registers `name`; if it is taken, the holder's pid is the error.
     pub(crate) fn register(&self, name: Arc<str>, pid: Pid) -> Result<(), Pid> {
         let mut names = self.names.lock();
-        if let Some(&other) = names.get(&name) {
+        if let Some(&other) = names.pids.get(&name) {
             return Err(other);
         }
-        names.insert(name, pid);
+        if let Some(waiters) = names.waiters.remove(&name) {
+            for w in waiters {
+                let _ = w.send(pid);
+            }
+        }
+        names.pids.insert(name, pid);
         Ok(())
     }
 
+    /// The pid under `name` now, or a receiver told when it is registered.
+    fn waiter(&self, name: &str) -> Result<Pid, oneshot::Receiver<Pid>> {
+        let mut names = self.names.lock();
+        if let Some(&pid) = names.pids.get(name) {
+            return Ok(pid);
+        }
+        let (tx, rx) = oneshot::channel();
+        let waiters = names.waiters.entry(name.into()).or_default();
+        // Forget waiters that gave up, so an unanswered name cannot grow without bound.
+        waiters.retain(|w| !w.is_canceled());
+        waiters.push(tx);
+        Err(rx)
+    }
+
     pub(crate) fn whereis(&self, name: &str) -> Option<Pid> {
-        self.names.lock().get(name).copied()
+        self.names.lock().pids.get(name).copied()
     }
 
     /// Removes `name` if it still points at `pid`.
     pub(crate) fn unregister_if(&self, name: &str, pid: Pid) -> bool {
         let mut names = self.names.lock();
-        if names.get(name) == Some(&pid) {
-            names.remove(name);
+        if names.pids.get(name) == Some(&pid) {
+            names.pids.remove(name);
             true
         } else {
             false
@@ -50,12 +98,13 @@ impl Registry {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.names.lock().len()
+        self.names.lock().pids.len()
     }
 
     pub(crate) fn names(&self) -> Vec<(Arc<str>, Pid)> {
         self.names
             .lock()
+            .pids
             .iter()
             .map(|(n, p)| (n.clone(), *p))
             .collect()

@@ -462,3 +462,61 @@ fn send_msg_counts_only_delivered_messages() {
     go_tx.send(()).unwrap();
     wait_until("it exited", || !rt.is_alive(pid) && rt.process_count() == 0);
 }
+
+#[test]
+fn wait_exit_resolves_when_the_process_is_gone_inside_and_outside_processes() {
+    let rt = runtime();
+    let pid = rt.spawn(idle).unwrap();
+    assert_eq!(rt.wait_exit_timeout(pid, Duration::from_millis(20)), None);
+    // From inside a process.
+    let (tx, rx) = mpsc::channel();
+    let h = rt.handle();
+    rt.spawn(move |_ctx| async move {
+        let reason = h.wait_exit(pid).await;
+        tx.send(reason).unwrap();
+    })
+    .unwrap();
+    let outside = {
+        let h = rt.handle();
+        std::thread::spawn(move || h.wait_exit_timeout(pid, DEADLINE))
+    };
+    rt.exit(pid, ExitReason::custom("bye")).unwrap();
+    assert_eq!(outside.join().unwrap(), Some(ExitReason::custom("bye")));
+    assert_eq!(
+        rx.recv_timeout(DEADLINE).unwrap(),
+        ExitReason::custom("bye")
+    );
+    assert!(!rt.is_alive(pid));
+    // Already gone: its reason at once; never existed: noproc.
+    assert_eq!(
+        rt.wait_exit_timeout(pid, Duration::ZERO),
+        Some(ExitReason::custom("bye"))
+    );
+    assert_eq!(
+        rt.wait_exit_timeout(Pid::from_id(999_999), Duration::ZERO),
+        Some(ExitReason::NoProc)
+    );
+}
+
+#[test]
+fn wait_name_resolves_when_the_name_is_registered() {
+    let rt = runtime();
+    let h = rt.handle();
+    let waiting = std::thread::spawn(move || h.block_on(h.wait_name("later")));
+    let pid = rt.spawn(idle).unwrap();
+    rt.register("later", pid).unwrap();
+    assert_eq!(waiting.join().unwrap(), pid);
+    // Already registered: at once.
+    assert_eq!(rt.block_on(rt.wait_name("later")), pid);
+    // From a process, for a name that a process it spawns takes.
+    let (tx, rx) = mpsc::channel();
+    rt.spawn(move |ctx| async move {
+        let wait = ctx.handle().wait_name("child");
+        let child = ctx
+            .spawn_with(SpawnOpts::new().name("child"), idle)
+            .unwrap();
+        tx.send(wait.await == child).unwrap();
+    })
+    .unwrap();
+    assert!(rx.recv_timeout(DEADLINE).unwrap());
+}
