@@ -8,7 +8,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::mailbox::{Message, Msg};
-use crate::process::{self, Pid, ProcessInner, SpawnError, SpawnOpts};
+use crate::process::{self, ProcessInner};
+use crate::{Pid, SpawnError, SpawnOpts};
 use crate::registry::RegisterError;
 use crate::signal::{ExitReason, IntoExitReason, MonitorRef};
 use crate::{Handle, SendError};

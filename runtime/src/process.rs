@@ -7,7 +7,6 @@
 //! the registry and pub/sub, in that order, so they only ever see a process that is really gone.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -24,121 +23,12 @@ use crate::observe::events::EventKind;
 use crate::panic_hook;
 use crate::pidset::PidSet;
 use crate::signal::{Down, Exit, ExitReason, IntoExitReason, MonitorRef};
-use crate::timer::TimerRef;
+use crate::TimerRef;
 use crate::{Ctx, Handle, Shared};
 
-/// A process identifier, unique for the life of the runtime (never reused).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Pid(pub(crate) u64);
-
-impl Pid {
-    /// The sender of exit signals that come from outside any process (control actions).
-    pub const OUTSIDE: Pid = Pid(0);
-
-    /// The number inside the pid.
-    pub fn id(self) -> u64 {
-        self.0
-    }
-
-    /// Builds a pid from its number (for tests and for parsing what the user typed).
-    pub fn from_id(id: u64) -> Pid {
-        Pid(id)
-    }
-}
-
-impl fmt::Display for Pid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<0.{}.0>", self.0)
-    }
-}
-
-impl fmt::Debug for Pid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-/// What a process is, for display and filtering.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum Kind {
-    Worker,
-    Server,
-    Supervisor,
-    DynamicSupervisor,
-    Socket,
-    Channel,
-    Room,
-    Presence,
-    PubSub,
-    Pool,
-    PoolConnection,
-    Http,
-}
-
-impl Kind {
-    /// A short lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Worker => "worker",
-            Kind::Server => "server",
-            Kind::Supervisor => "supervisor",
-            Kind::DynamicSupervisor => "dynamic supervisor",
-            Kind::Socket => "socket",
-            Kind::Channel => "channel",
-            Kind::Room => "room",
-            Kind::Presence => "presence",
-            Kind::PubSub => "pubsub",
-            Kind::Pool => "pool",
-            Kind::PoolConnection => "pool connection",
-            Kind::Http => "http",
-        }
-    }
-
-    /// Whether processes of this kind supervise others.
-    pub fn is_supervisor(self) -> bool {
-        matches!(self, Kind::Supervisor | Kind::DynamicSupervisor)
-    }
-}
-
-/// What a process is doing, as far as the runtime can tell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Status {
-    /// Woken and waiting for a worker thread.
-    Runnable = 0,
-    /// Being polled right now.
-    Running = 1,
-    /// Idle: waiting for a message, a timer or I/O.
-    Waiting = 2,
-    /// Its poll has used more than 10 ms of CPU time and has not returned yet.
-    NotYielding = 3,
-    /// Gone, or on its way out.
-    Exited = 4,
-}
-
-impl Status {
-    fn from_u8(v: u8) -> Status {
-        match v {
-            0 => Status::Runnable,
-            1 => Status::Running,
-            2 => Status::Waiting,
-            3 => Status::NotYielding,
-            _ => Status::Exited,
-        }
-    }
-
-    /// A short lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Runnable => "runnable",
-            Status::Running => "running",
-            Status::Waiting => "waiting",
-            Status::NotYielding => "not yielding",
-            Status::Exited => "exited",
-        }
-    }
-}
+// Old paths (`crate::process::Pid`, ...) still work for the files that use them.
+pub use crate::kind::{Kind, Status};
+pub use crate::pid::Pid;
 
 /// One past exit of a supervised child, kept in its restart history.
 #[derive(Clone, Debug, PartialEq, Eq)]

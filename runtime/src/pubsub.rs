@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
-use crate::process::Pid;
+use crate::Pid;
 
 const SHARDS: usize = 16;
 

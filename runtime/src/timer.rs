@@ -6,11 +6,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::{Handle, Message, Pid};
+use crate::{Handle, Message, Pid, TimerRef};
 
-/// Identifies a timer started with [`Handle::send_after`](crate::Handle::send_after).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TimerRef(pub(crate) u64);
 
 impl Handle {
     /// Sends `message` to `to` after `delay`, unless cancelled first or `to` exits first (as

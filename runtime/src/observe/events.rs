@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::process::{Kind, Pid};
-use crate::signal::{ExitReason, MonitorRef};
+use crate::{ExitReason, Kind, MonitorRef, Pid};
 
 /// Something that happened in the runtime.
 #[derive(Clone, Debug, PartialEq)]

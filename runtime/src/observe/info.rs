@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::process::{Kind, PastExit, Pid, ProcessInner, Status};
+use crate::process::ProcessInner;
+use crate::{Kind, PastExit, Pid, Status};
 use crate::signal::{ExitReason, MonitorRef};
 
 use super::ProcessRow;

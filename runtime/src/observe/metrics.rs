@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::process::Pid;
+use crate::Pid;
 
 /// A poll that kept its worker thread on the CPU for longer than 10 ms.
 #[derive(Clone, Debug, PartialEq)]
