@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use crate::mailbox::{Message, Msg};
 use crate::process::{self, ProcessInner};
-use crate::{Pid, SpawnError, SpawnOpts};
 use crate::registry::RegisterError;
 use crate::signal::{ExitReason, IntoExitReason, MonitorRef};
 use crate::{Handle, SendError};
+use crate::{Pid, SpawnError, SpawnOpts};
 
 /// How many messages a process may take from its mailbox within one poll before a receive
 /// yields (returns `Pending` once, waking itself, so the task goes to the back of its worker's

@@ -313,9 +313,10 @@ impl Executor {
         F::Output: Send + 'static,
     {
         let shared = self.shared.clone();
-        let schedule = async_task::WithInfo(move |runnable: Runnable, info: async_task::ScheduleInfo| {
-            schedule(&shared, runnable, info.woken_while_running)
-        });
+        let schedule =
+            async_task::WithInfo(move |runnable: Runnable, info: async_task::ScheduleInfo| {
+                schedule(&shared, runnable, info.woken_while_running)
+            });
         let before = crate::alloc::allocated_by_this_thread();
         // `propagate_panic`: a panic in a poll is caught by the task and kept as its output, so
         // `Runnable::run` never unwinds into the worker loop. `Contained` does the same for the
@@ -603,7 +604,9 @@ fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
         > CPU_REF_EVERY.as_nanos() as u64
     {
         if let Some(cpu) = thread_cpu_now() {
-            stats.cpu_ref_ns.store(cpu.as_nanos() as u64, Ordering::Relaxed);
+            stats
+                .cpu_ref_ns
+                .store(cpu.as_nanos() as u64, Ordering::Relaxed);
             stats.cpu_ref_at_ns.store(start, Ordering::Relaxed);
         }
     }
@@ -619,7 +622,11 @@ fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
     if pid != 0 && Duration::from_nanos(took) > LONG_POLL {
         // Rare: only now is the CPU clock read at the poll's end.
         let cpu = thread_cpu_now()
-            .map(|now| now.saturating_sub(Duration::from_nanos(stats.cpu_ref_ns.load(Ordering::Relaxed))))
+            .map(|now| {
+                now.saturating_sub(Duration::from_nanos(
+                    stats.cpu_ref_ns.load(Ordering::Relaxed),
+                ))
+            })
             .unwrap_or(Duration::from_nanos(took));
         let blocked = stats.blocked_start_ns.load(Ordering::Acquire) == start;
         if cpu > LONG_POLL || blocked {
@@ -653,7 +660,8 @@ fn running_hog(shared: &Shared, stats: &WorkerStats) -> Option<(u64, u64, Durati
         return None;
     }
     let cpu = cpu_now.map_or(running, |now| {
-        now.saturating_sub(Duration::from_nanos(cpu_ref)).min(running)
+        now.saturating_sub(Duration::from_nanos(cpu_ref))
+            .min(running)
     });
     if cpu > LONG_POLL || stats.blocked_start_ns.load(Ordering::Acquire) == start {
         return Some((pid, start, running, cpu));

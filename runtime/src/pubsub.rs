@@ -8,7 +8,8 @@ use std::sync::Arc;
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
-use crate::Pid;
+use crate::mailbox::{Message, Msg};
+use crate::{Handle, Pid};
 
 const SHARDS: usize = 16;
 
@@ -75,5 +76,52 @@ impl PubSub {
             .iter()
             .map(|s| s.lock().values().map(Vec::len).sum::<usize>())
             .sum()
+    }
+}
+
+impl Handle {
+    /// Subscribes `pid` to `topic`; it is removed when it exits.
+    pub fn subscribe(&self, pid: Pid, topic: &str) -> bool {
+        let Some(inner) = self.0.table.get(pid) else {
+            return false;
+        };
+        let topic: Arc<str> = topic.into();
+        let mut st = inner.state.lock();
+        if !st.alive {
+            return false;
+        }
+        if self.0.pubsub.add(&topic, pid) {
+            st.extra().subscriptions.push(topic);
+        }
+        true
+    }
+
+    /// Unsubscribes `pid` from `topic`.
+    pub fn unsubscribe(&self, pid: Pid, topic: &str) -> bool {
+        if let Some(inner) = self.0.table.get(pid) {
+            if let Some(e) = inner.state.lock().extra.as_mut() {
+                e.subscriptions.retain(|t| &**t != topic);
+            }
+        }
+        self.0.pubsub.remove(topic, pid)
+    }
+
+    /// Sends a copy of `message` to every subscriber of `topic`; returns how many got it.
+    pub fn broadcast<M: Message + Clone>(&self, topic: &str, message: M) -> usize {
+        let mut delivered = 0;
+        for pid in self.0.pubsub.subscribers(topic) {
+            if let Some(p) = self.0.table.get(pid) {
+                if p.deliver(Msg::new(message.clone())).is_ok() {
+                    self.0.executor.count_message();
+                    delivered += 1;
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Number of subscribers of `topic`.
+    pub fn subscriber_count(&self, topic: &str) -> usize {
+        self.0.pubsub.subscribers(topic).len()
     }
 }

@@ -8,7 +8,6 @@ use parking_lot::Mutex;
 
 use crate::{Handle, Message, Pid, TimerRef};
 
-
 impl Handle {
     /// Sends `message` to `to` after `delay`, unless cancelled first or `to` exits first (as
     /// in Erlang, a timer aimed at a process is cancelled when the process is gone).

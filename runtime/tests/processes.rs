@@ -394,17 +394,34 @@ fn a_kill_reason_arriving_through_a_link_is_trappable() {
             let m = ctx.monitor(plain);
             ctx.recv_match(|m| m.is::<&str>()).await;
             ctx.send(child, ()).unwrap();
-            let exit = ctx.recv_match(|m| m.is::<Exit>()).await.downcast::<Exit>().unwrap();
-            let down = ctx.recv_match(|m| m.is::<Down>()).await.downcast::<Down>().unwrap();
+            let exit = ctx
+                .recv_match(|m| m.is::<Exit>())
+                .await
+                .downcast::<Exit>()
+                .unwrap();
+            let down = ctx
+                .recv_match(|m| m.is::<Down>())
+                .await
+                .downcast::<Down>()
+                .unwrap();
             assert_eq!(down.monitor, m);
             tx.send((exit.reason, down.reason)).unwrap();
             idle(ctx).await;
         })
         .unwrap();
-    let (exit, down) = rx.recv_timeout(DEADLINE).expect("the exit arrived as a message");
+    let (exit, down) = rx
+        .recv_timeout(DEADLINE)
+        .expect("the exit arrived as a message");
     assert_eq!(exit, ExitReason::Kill);
-    assert_eq!(down, ExitReason::Kill, "the plain linked process died with kill, not killed");
-    assert!(rt.is_alive(trapper), "a trapping process survives a kill through a link");
+    assert_eq!(
+        down,
+        ExitReason::Kill,
+        "the plain linked process died with kill, not killed"
+    );
+    assert!(
+        rt.is_alive(trapper),
+        "a trapping process survives a kill through a link"
+    );
 }
 
 /// `exit(self, normal)` ends the process (a normal signal from anyone else is ignored).
@@ -453,12 +470,22 @@ fn send_msg_counts_only_delivered_messages() {
             ctx.recv_match(|m| m.is::<&str>()).await;
         })
         .unwrap();
-    rt.send(pid, Slow(in_drop_tx, std::sync::Mutex::new(go_rx))).unwrap();
+    rt.send(pid, Slow(in_drop_tx, std::sync::Mutex::new(go_rx)))
+        .unwrap();
     rt.send(pid, "stop").unwrap();
-    in_drop_rx.recv_timeout(DEADLINE).expect("the process is exiting");
+    in_drop_rx
+        .recv_timeout(DEADLINE)
+        .expect("the process is exiting");
     let before = rt.metrics().messages_total;
-    assert!(!rt.send_msg(pid, Msg::new(1u32)), "an exiting process takes no message");
-    assert_eq!(rt.metrics().messages_total, before, "a refused message was counted");
+    assert!(
+        !rt.send_msg(pid, Msg::new(1u32)),
+        "an exiting process takes no message"
+    );
+    assert_eq!(
+        rt.metrics().messages_total,
+        before,
+        "a refused message was counted"
+    );
     go_tx.send(()).unwrap();
     wait_until("it exited", || !rt.is_alive(pid) && rt.process_count() == 0);
 }

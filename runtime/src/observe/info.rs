@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::process::ProcessInner;
-use crate::{Kind, PastExit, Pid, Status};
 use crate::signal::{ExitReason, MonitorRef};
+use crate::{Kind, PastExit, Pid, Status};
 
 use super::ProcessRow;
 
