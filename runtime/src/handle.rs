@@ -1,39 +1,19 @@
 //! [`Handle`]: a cheap, cloneable way to reach a running runtime from anywhere. Its methods
 //! live with their concern (sending in `send.rs`, names in `registry.rs`, the read side in
-//! `observe.rs`, ...); here: spawning and the runtime's basic facts.
+//! `observe.rs`, spawning in `process.rs`, ...); here: the runtime's basic facts.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::shared::Shared;
-use crate::{process, Clock, Ctx, IntoExitReason, Pid, SpawnError, SpawnOpts};
+use crate::{Clock, Pid};
 
 /// A cheap, cloneable handle on a running runtime.
 #[derive(Clone)]
 pub struct Handle(pub(crate) Arc<Shared>);
 
 impl Handle {
-    /// Spawns a worker process.
-    pub fn spawn<F, Fut>(&self, body: F) -> Result<Pid, SpawnError>
-    where
-        F: FnOnce(Ctx) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
-    {
-        self.spawn_with(SpawnOpts::new(), body)
-    }
-
-    /// Spawns a process with options (name, label, kind, link, parent, trap_exit).
-    pub fn spawn_with<F, Fut>(&self, opts: SpawnOpts, body: F) -> Result<Pid, SpawnError>
-    where
-        F: FnOnce(Ctx) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
-    {
-        process::spawn(&self.0, opts, body).map(|(pid, _)| pid)
-    }
-
     /// Runs a future to completion on the calling thread (not a worker thread).
     pub fn block_on<T>(&self, fut: impl Future<Output = T>) -> T {
         futures_lite::future::block_on(fut)

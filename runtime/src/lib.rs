@@ -57,6 +57,7 @@ mod shutdown;
 mod signal;
 pub mod supervisor;
 mod table;
+mod timeout;
 mod timer;
 mod timer_ref;
 mod wait;
@@ -83,7 +84,7 @@ pub use timer_ref::TimerRef;
 
 use executor::Executor;
 use observe::events::EventBus;
-use process::Tombstones;
+use process::tombstones::Tombstones;
 use pubsub::PubSub;
 use registry::Registry;
 pub(crate) use shared::Shared;

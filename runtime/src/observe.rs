@@ -7,7 +7,7 @@
 
 pub mod events;
 mod info;
-mod metrics;
+pub(crate) mod metrics;
 mod snapshot;
 
 pub use events::{Event, EventKind, EventReader};
@@ -18,7 +18,8 @@ pub use snapshot::ProcessRow;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::{ctx, Handle, Pid, Status};
+use crate::timeout::with_timeout;
+use crate::{Handle, Pid, Status};
 
 impl Handle {
     /// Number of live processes.
@@ -103,7 +104,7 @@ impl Handle {
             rx
         };
         self.request_state(pid);
-        match ctx::with_timeout(timeout, published).await {
+        match with_timeout(timeout, published).await {
             Some(Ok(())) => self.process_info(pid).and_then(|i| i.state),
             _ => None,
         }

@@ -1,4 +1,4 @@
-//! Processes: spawning one, and (in `process/`) its record, the task wrapper that turns a
+//! Processes: spawning one (from a [`Handle`] or a [`Ctx`]), and (in `process/`) its record, the task wrapper that turns a
 //! panic, a kill or a normal return into an exit reason, links, monitors, exit cleanup and
 //! tombstones.
 //!
@@ -7,14 +7,14 @@
 //! when the process is gone — its future dropped — tells links, monitors, the registry and
 //! pub/sub, in that order, so they only ever see a process that is really gone.
 
-mod exit_cleanup;
-mod link;
-mod monitor;
-mod record;
-mod restart_info;
-mod spawn_opts;
-mod task;
-mod tombstones;
+pub(crate) mod exit_cleanup;
+pub(crate) mod link;
+pub(crate) mod monitor;
+pub(crate) mod record;
+pub(crate) mod restart_info;
+pub(crate) mod spawn_opts;
+pub(crate) mod task;
+pub(crate) mod tombstones;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -26,18 +26,17 @@ use crate::mailbox::Mailbox;
 use crate::observe::events::EventKind;
 use crate::pidset::PidSet;
 use crate::shared::Shared;
-use crate::{Ctx, Handle, IntoExitReason, MonitorRef};
+use crate::{Ctx, Handle, IntoExitReason, MonitorRef, Status};
 
-pub(crate) use link::{link, unlink};
-pub(crate) use monitor::{demonitor, monitor};
-pub(crate) use record::{Extra, Pending, ProcState, ProcessInner};
+use link::link;
+use monitor::monitor;
+use record::{Extra, ProcState, ProcessInner};
 pub use restart_info::{PastExit, RestartInfo, SupervisorUse};
 pub use spawn_opts::{SpawnError, SpawnOpts};
 use task::ProcessFuture;
-pub(crate) use tombstones::Tombstones;
 
 // Old paths (`crate::process::Pid`, ...) still work for the files that use them.
-pub use crate::kind::{Kind, Status};
+pub use crate::kind::Kind;
 pub use crate::pid::Pid;
 
 /// Spawns a process running `body` on the runtime behind `shared`.
@@ -127,4 +126,73 @@ where
     );
     task.detach();
     Ok((pid, mref))
+}
+
+impl Handle {
+    /// Spawns a worker process.
+    pub fn spawn<F, Fut>(&self, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        self.spawn_with(SpawnOpts::new(), body)
+    }
+
+    /// Spawns a process with options (name, label, kind, link, parent, trap_exit).
+    pub fn spawn_with<F, Fut>(&self, opts: SpawnOpts, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        spawn(&self.0, opts, body).map(|(pid, _)| pid)
+    }
+}
+
+impl Ctx {
+    /// Spawns an unlinked worker.
+    pub fn spawn<F, Fut>(&self, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        self.spawn_with(SpawnOpts::new(), body)
+    }
+
+    /// Spawns a worker linked to this process.
+    pub fn spawn_link<F, Fut>(&self, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        self.spawn_with(SpawnOpts::new().link(self.pid()), body)
+    }
+
+    /// Spawns a worker monitored by this process.
+    pub fn spawn_monitor<F, Fut>(&self, body: F) -> Result<(Pid, MonitorRef), SpawnError>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let (pid, mref) = spawn(
+            &self.handle().0,
+            SpawnOpts::new().monitor_by(self.pid()),
+            body,
+        )?;
+        Ok((pid, mref.expect("spawn with a watcher returns its monitor")))
+    }
+
+    /// Spawns with options.
+    pub fn spawn_with<F, Fut>(&self, opts: SpawnOpts, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        spawn(&self.handle().0, opts, body).map(|(pid, _)| pid)
+    }
 }

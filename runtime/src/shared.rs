@@ -9,12 +9,13 @@ use parking_lot::Mutex;
 
 use crate::executor::{Executor, LongPollReport};
 use crate::observe::events::EventBus;
-use crate::observe::{EventKind, LongPoll};
-use crate::process::Tombstones;
-use crate::pubsub::PubSub;
-use crate::registry::Registry;
+use crate::observe::events::EventKind;
+use crate::observe::metrics::LongPoll;
+use crate::process::tombstones::Tombstones;
+use crate::pubsub::topics::PubSub;
+use crate::registry::names::Registry;
 use crate::table::ProcessTable;
-use crate::timer::Timers;
+use crate::timer::timers::Timers;
 use crate::{Clock, ExitReason, Pid};
 
 /// The state every handle and process shares.

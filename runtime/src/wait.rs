@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_channel::oneshot;
 
-use crate::ctx::with_timeout;
+use crate::timeout::with_timeout;
 use crate::{ExitReason, Handle, Pid};
 
 impl Handle {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::process::ProcessInner;
+use crate::process::record::ProcessInner;
 use crate::signal::{ExitReason, MonitorRef};
 use crate::{Kind, PastExit, Pid, Status};
 

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use crate::mailbox::Msg;
 use crate::observe::events::EventKind;
 use crate::panic_hook;
-use crate::process::ProcessInner;
+use crate::process::record::ProcessInner;
 use crate::shared::Shared;
 use crate::{Down, ExitReason, Status};
 

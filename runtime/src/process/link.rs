@@ -1,7 +1,7 @@
 //! Links: both ways, and an exit signal through them when one side is gone.
 
 use crate::observe::events::EventKind;
-use crate::process::ProcessInner;
+use crate::process::record::ProcessInner;
 use crate::shared::Shared;
 use crate::{ExitReason, Pid};
 

@@ -10,9 +10,8 @@ use parking_lot::Mutex;
 use crate::hash::IdMap;
 use crate::mailbox::{Mailbox, Msg};
 use crate::pidset::PidSet;
-use crate::{
-    Exit, ExitReason, Kind, MonitorRef, Pid, RestartInfo, Status, SupervisorUse, TimerRef,
-};
+use crate::process::restart_info::{RestartInfo, SupervisorUse};
+use crate::{Exit, ExitReason, Kind, MonitorRef, Pid, Status, TimerRef};
 
 /// An exit signal waiting for the process's next poll.
 #[derive(Clone, Debug)]

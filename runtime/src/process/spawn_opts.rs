@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::{Kind, Pid, RestartInfo};
+use crate::process::restart_info::RestartInfo;
+use crate::{Kind, Pid};
 
 /// Options for spawning a process.
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use crate::panic_hook;
 use crate::process::exit_cleanup::exit_cleanup;
-use crate::process::{Pending, ProcessInner};
+use crate::process::record::{Pending, ProcessInner};
 use crate::shared::Shared;
 use crate::{Ctx, ExitReason, IntoExitReason, Status};
 
