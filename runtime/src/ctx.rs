@@ -70,7 +70,7 @@ impl Ctx {
     pub async fn recv(&self) -> Msg {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
-            if over_budget(&mut st, cx) {
+            if over_budget(&st, cx) {
                 return Poll::Pending;
             }
             if let Some(msg) = st.mailbox.pop() {
@@ -93,7 +93,7 @@ impl Ctx {
     pub async fn recv_match(&self, mut matches: impl FnMut(&Msg) -> bool) -> Msg {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
-            if over_budget(&mut st, cx) {
+            if over_budget(&st, cx) {
                 return Poll::Pending;
             }
             if let Some(msg) = st.mailbox.take_first(&mut matches) {
@@ -124,7 +124,7 @@ impl Ctx {
     pub(crate) async fn recv_or_system(&self) -> Received {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
-            if over_budget(&mut st, cx) {
+            if over_budget(&st, cx) {
                 return Poll::Pending;
             }
             if let Some(extra) = st.extra.as_mut() {

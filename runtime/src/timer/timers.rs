@@ -8,11 +8,14 @@ use parking_lot::Mutex;
 
 use crate::{Pid, TimerRef};
 
+/// A running timer: its task and the process it will send to.
+type Running = (async_task::Task<(), u64>, Pid);
+
 #[derive(Default)]
 pub(crate) struct Timers {
     next: AtomicU64,
     /// Running timers: ref → (task, target). Dropping the task cancels it.
-    pending: Mutex<HashMap<u64, (async_task::Task<(), u64>, Pid)>>,
+    pending: Mutex<HashMap<u64, Running>>,
 }
 
 impl Timers {
