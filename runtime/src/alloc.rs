@@ -23,6 +23,12 @@ static INSTALLED: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// Bytes this thread has allocated since it started (only grows).
+    static BY_THREAD: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_by_thread(bytes: usize) {
+    let _ = BY_THREAD.try_with(|c| c.set(c.get().wrapping_add(bytes)));
 }
 
 fn slot() -> usize {
@@ -48,6 +54,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         let p = System.alloc(layout);
         if !p.is_null() {
             LIVE[slot()].fetch_add(layout.size() as isize, Ordering::Relaxed);
+            count_by_thread(layout.size());
         }
         p
     }
@@ -62,6 +69,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         let p = System.alloc_zeroed(layout);
         if !p.is_null() {
             LIVE[slot()].fetch_add(layout.size() as isize, Ordering::Relaxed);
+            count_by_thread(layout.size());
         }
         p
     }
@@ -76,6 +84,16 @@ unsafe impl GlobalAlloc for CountingAlloc {
         }
         p
     }
+}
+
+/// Bytes the calling thread has allocated so far (a running total that never goes down; fresh
+/// allocations only, not growth by `realloc`), if [`CountingAlloc`] is the global allocator.
+/// The difference across a call is what that call allocated on this thread.
+pub fn allocated_by_this_thread() -> Option<usize> {
+    if INSTALLED.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    BY_THREAD.try_with(Cell::get).ok()
 }
 
 /// Live heap bytes, if [`CountingAlloc`] is the global allocator.

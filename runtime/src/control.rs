@@ -1,9 +1,12 @@
 //! The command side: kill, exit and crash from outside any process, so the GUI and lessons can
 //! inject failures. None of this is reachable from the network.
 
-use crate::process::Pid;
-use crate::signal::ExitReason;
-use crate::{Handle, NoProc};
+use crate::{ExitReason, Handle, Pid};
+
+/// The target of a control action does not exist (any more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no process {0}")]
+pub struct NoProc(pub Pid);
 
 impl Handle {
     /// Kills `pid` with the untrappable `kill` signal; it exits with reason `killed`.

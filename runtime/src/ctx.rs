@@ -1,17 +1,28 @@
 //! [`Ctx`]: what a running process uses to talk to the world — its mailbox, links, monitors,
 //! names, subscriptions, and spawning others.
 
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use crate::mailbox::{Message, Msg};
-use crate::process::{self, Pid, ProcessInner, SpawnError, SpawnOpts};
+use crate::process::link::{link, unlink};
+use crate::process::monitor::{demonitor, monitor};
+use crate::process::record::{ProcState, ProcessInner};
 use crate::registry::RegisterError;
-use crate::signal::{ExitReason, IntoExitReason, MonitorRef};
+use crate::signal::{ExitReason, MonitorRef};
+pub(crate) use crate::timeout::with_timeout;
+use crate::Pid;
 use crate::{Handle, SendError};
+
+/// How many messages a process may take from its mailbox within one poll before a receive
+/// yields (returns `Pending` once, waking itself, so the task goes to the back of its worker's
+/// queue). A burst of thousands of messages then never keeps one worker busy for long, and a
+/// busy system process is never mistaken for one that does not yield; 128 keeps the cost of
+/// the extra polls (one per 128 messages) out of the figures.
+pub(crate) const RECV_BUDGET: u32 = 128;
 
 /// A process's handle on itself and the runtime. Cheap to clone.
 #[derive(Clone)]
@@ -54,11 +65,16 @@ impl Ctx {
         Ok(())
     }
 
-    /// Waits for the first message in the mailbox.
+    /// Waits for the first message in the mailbox. After [`RECV_BUDGET`] messages in one poll it
+    /// yields once first.
     pub async fn recv(&self) -> Msg {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
+            if over_budget(&st, cx) {
+                return Poll::Pending;
+            }
             if let Some(msg) = st.mailbox.pop() {
+                st.taken_this_poll += 1;
                 return Poll::Ready(msg);
             }
             register(&mut st.waker, cx);
@@ -73,11 +89,15 @@ impl Ctx {
     }
 
     /// Waits for the first message for which `matches` is true, leaving the others queued in
-    /// order (selective receive).
+    /// order (selective receive). Yields like [`recv`](Self::recv).
     pub async fn recv_match(&self, mut matches: impl FnMut(&Msg) -> bool) -> Msg {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
+            if over_budget(&st, cx) {
+                return Poll::Pending;
+            }
             if let Some(msg) = st.mailbox.take_first(&mut matches) {
+                st.taken_this_poll += 1;
                 return Poll::Ready(msg);
             }
             register(&mut st.waker, cx);
@@ -104,6 +124,9 @@ impl Ctx {
     pub(crate) async fn recv_or_system(&self) -> Received {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
+            if over_budget(&st, cx) {
+                return Poll::Pending;
+            }
             if let Some(extra) = st.extra.as_mut() {
                 if extra.state_requested {
                     extra.state_requested = false;
@@ -111,6 +134,7 @@ impl Ctx {
                 }
             }
             if let Some(msg) = st.mailbox.pop() {
+                st.taken_this_poll += 1;
                 return Poll::Ready(Received::Message(msg));
             }
             register(&mut st.waker, cx);
@@ -126,6 +150,9 @@ impl Ctx {
         let extra = st.extra();
         extra.state_text = Some(text);
         extra.state_seq += 1;
+        for waiter in extra.state_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
     }
 
     /// Reports how many bytes this process's own state holds (shown as part of its memory).
@@ -140,22 +167,22 @@ impl Ctx {
 
     /// Links this process with `other`, both ways.
     pub fn link(&self, other: Pid) {
-        process::link(&self.handle.0, &self.inner, other);
+        link(&self.handle.0, &self.inner, other);
     }
 
     /// Removes the link with `other`.
     pub fn unlink(&self, other: Pid) {
-        process::unlink(&self.handle.0, &self.inner, other);
+        unlink(&self.handle.0, &self.inner, other);
     }
 
     /// Monitors `target`: a [`Down`](crate::Down) message arrives when it is gone.
     pub fn monitor(&self, target: Pid) -> MonitorRef {
-        process::monitor(&self.handle.0, &self.inner, target)
+        monitor(&self.handle.0, &self.inner, target)
     }
 
     /// Removes a monitor. False if it had already fired or been removed.
     pub fn demonitor(&self, monitor: MonitorRef) -> bool {
-        process::demonitor(&self.handle.0, &self.inner, monitor)
+        demonitor(&self.handle.0, &self.inner, monitor)
     }
 
     /// Registers this process under `name`.
@@ -173,55 +200,20 @@ impl Ctx {
         self.handle.unsubscribe(self.pid(), topic);
     }
 
-    /// Spawns an unlinked worker.
-    pub fn spawn<F, Fut>(&self, body: F) -> Result<Pid, SpawnError>
-    where
-        F: FnOnce(Ctx) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
-    {
-        self.spawn_with(SpawnOpts::new(), body)
-    }
-
-    /// Spawns a worker linked to this process.
-    pub fn spawn_link<F, Fut>(&self, body: F) -> Result<Pid, SpawnError>
-    where
-        F: FnOnce(Ctx) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
-    {
-        self.spawn_with(SpawnOpts::new().link(self.pid()), body)
-    }
-
-    /// Spawns a worker monitored by this process.
-    pub fn spawn_monitor<F, Fut>(&self, body: F) -> Result<(Pid, MonitorRef), SpawnError>
-    where
-        F: FnOnce(Ctx) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
-    {
-        let (pid, mref) = process::spawn(
-            &self.handle.0,
-            SpawnOpts::new().monitor_by(self.pid()),
-            body,
-        )?;
-        Ok((pid, mref.expect("spawn with a watcher returns its monitor")))
-    }
-
-    /// Spawns with options.
-    pub fn spawn_with<F, Fut>(&self, opts: SpawnOpts, body: F) -> Result<Pid, SpawnError>
-    where
-        F: FnOnce(Ctx) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
-    {
-        process::spawn(&self.handle.0, opts, body).map(|(pid, _)| pid)
-    }
-
     /// Sends an exit signal to `pid` from this process.
     pub fn exit(&self, pid: Pid, reason: ExitReason) -> bool {
         self.handle.exit_from(self.pid(), pid, reason)
     }
+}
+
+/// True (after waking the task, so it is polled again soon) when this poll has taken its
+/// budget of messages and there are more waiting: the receive should return `Pending` now.
+fn over_budget(st: &ProcState, cx: &mut std::task::Context<'_>) -> bool {
+    if st.taken_this_poll < RECV_BUDGET || st.mailbox.len() == 0 {
+        return false;
+    }
+    cx.waker().wake_by_ref();
+    true
 }
 
 /// Keeps the task's waker in `slot` current.
@@ -230,13 +222,4 @@ fn register(slot: &mut Option<std::task::Waker>, cx: &mut std::task::Context<'_>
         Some(w) if w.will_wake(cx.waker()) => {}
         _ => *slot = Some(cx.waker().clone()),
     }
-}
-
-/// Runs `fut`, giving up with `None` after `timeout`.
-pub(crate) async fn with_timeout<T>(timeout: Duration, fut: impl Future<Output = T>) -> Option<T> {
-    futures_lite::future::or(async { Some(fut.await) }, async {
-        async_io::Timer::after(timeout).await;
-        None
-    })
-    .await
 }

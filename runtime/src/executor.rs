@@ -5,20 +5,40 @@
 //! deque, or a shared injector; idle workers steal, then park. Every poll is timed so the runtime
 //! can report scheduler busy time per worker, and a watchdog thread names any poll that has been
 //! running for longer than [`LONG_POLL`] while it still runs.
+//!
+//! "Longer" means CPU time, not wall time: a worker thread the OS took off the core (the machine
+//! is busy) is not hogging it. Reading a thread's CPU clock is a system call (hundreds of
+//! nanoseconds), too dear for every poll, so a worker refreshes a reference reading of its CPU
+//! clock at most every [`CPU_REF_EVERY`]; a poll's CPU time is measured from that reference,
+//! which overstates it by at most that much and never understates it. A poll that holds its
+//! thread while asleep (a blocking call inside a process: `std::thread::sleep`, a blocking
+//! channel or lock) is a hog too, whatever its CPU time: the watchdog sees the thread sleeping
+//! in the middle of a poll (its state in `/proc`) and names it.
 
+use std::alloc::Layout;
 use std::cell::Cell;
 use std::future::Future;
+use std::mem::{align_of, size_of};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
-/// A poll that runs longer than this is reported as a scheduler hog.
+use crate::panic_hook;
+
+/// A poll that keeps its worker thread on the CPU longer than this is reported as a scheduler
+/// hog.
 pub const LONG_POLL: Duration = Duration::from_millis(10);
+
+/// How stale a worker's CPU clock reference may be at the start of a poll (see the module doc):
+/// the error bound of a poll's CPU time, and about one clock read per millisecond of work.
+const CPU_REF_EVERY: Duration = Duration::from_millis(1);
 
 /// How many times in a row a worker may run its LIFO slot before it looks at its deque, so two
 /// processes passing a message back and forth cannot starve everything else on that worker.
@@ -37,7 +57,10 @@ type Runnable = async_task::Runnable<u64>;
 pub struct LongPollReport {
     pub pid: u64,
     pub worker: usize,
+    /// Wall-clock time of the poll (so far).
     pub running_for: Duration,
+    /// CPU time the worker thread spent in it (so far; over [`LONG_POLL`], or no report).
+    pub cpu: Duration,
     pub finished: bool,
 }
 
@@ -59,6 +82,83 @@ pub struct WorkerStats {
     pub poll_start_ns: AtomicU64,
     /// Approximate length of this worker's own queue.
     pub queued: AtomicUsize,
+    /// The worker thread's CPU clock, readable from other threads (see [`ThreadClock`]).
+    clock: ThreadClock,
+    /// A reading of the worker's CPU clock (ns) taken at or before the running poll's start...
+    cpu_ref_ns: AtomicU64,
+    /// ...and when it was taken, in executor-epoch nanoseconds.
+    cpu_ref_at_ns: AtomicU64,
+    /// Start of the running poll if the watchdog found the thread asleep in it (a blocking
+    /// call): it is then a hog whatever its CPU time.
+    blocked_start_ns: AtomicU64,
+}
+
+/// A thread's CPU-time clock (`CLOCK_THREAD_CPUTIME_ID` of that thread, through
+/// `pthread_getcpuclockid`) and its thread id, so the watchdog can read a worker's CPU time
+/// and whether it is asleep from outside.
+#[derive(Default)]
+struct ThreadClock {
+    /// The clock id, plus one (0: not known yet).
+    id: std::sync::atomic::AtomicI64,
+    /// The kernel thread id (0: not known yet).
+    tid: std::sync::atomic::AtomicI32,
+}
+
+impl ThreadClock {
+    /// Records the calling thread's clock.
+    fn set_current(&self) {
+        let mut id: libc::clockid_t = 0;
+        // SAFETY: `pthread_self` is always valid for the calling thread, and `id` is a valid
+        // place for the result.
+        if unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } == 0 {
+            self.id.store(i64::from(id) + 1, Ordering::Release);
+        }
+        // SAFETY: `gettid` has no preconditions.
+        self.tid.store(unsafe { libc::gettid() }, Ordering::Release);
+    }
+
+    /// Whether the thread is asleep (blocked in the kernel) right now, from its `/proc` state.
+    fn is_asleep(&self) -> bool {
+        let tid = self.tid.load(Ordering::Acquire);
+        if tid == 0 {
+            return false;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+            return false;
+        };
+        // "tid (name) S ...": the state follows the name, which may itself hold spaces.
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].trim_start().chars().next());
+        matches!(state, Some('S' | 'D'))
+    }
+
+    /// The thread's CPU time, or `None` if unknown (or the thread is gone).
+    fn read(&self) -> Option<Duration> {
+        let id = self.id.load(Ordering::Acquire);
+        if id == 0 {
+            return None;
+        }
+        read_clock((id - 1) as libc::clockid_t)
+    }
+}
+
+/// The calling thread's CPU time.
+fn thread_cpu_now() -> Option<Duration> {
+    read_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn read_clock(id: libc::clockid_t) -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write to; an invalid clock id is reported as an
+    // error, not undefined behaviour.
+    if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
+        return None;
+    }
+    Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
 struct Shared {
@@ -86,6 +186,65 @@ struct Local {
 
 thread_local! {
     static LOCAL: Cell<*const Local> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Points LOCAL at a worker's `Local` for as long as it lives, and clears it when dropped, on
+/// the normal path and while unwinding alike. Declared after the `Local` it points at, so it is
+/// dropped (LOCAL cleared) before that `Local` is.
+struct LocalGuard;
+
+impl LocalGuard {
+    fn set(local: &Local) -> LocalGuard {
+        LOCAL.with(|l| l.set(local));
+        LocalGuard
+    }
+}
+
+impl Drop for LocalGuard {
+    fn drop(&mut self) {
+        LOCAL.with(|l| l.set(std::ptr::null()));
+    }
+}
+
+/// A task's future whose destructor may panic without taking the worker down: async-task drops
+/// futures under an abort guard, so a panicking destructor (a process holding a value whose
+/// `Drop` panics, a timer holding such a message) would abort the whole program.
+struct Contained<F> {
+    future: std::mem::ManuallyDrop<F>,
+}
+
+impl<F> Contained<F> {
+    fn new(future: F) -> Contained<F> {
+        Contained {
+            future: std::mem::ManuallyDrop::new(future),
+        }
+    }
+}
+
+impl<F: Future> Future for Contained<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out, only polled here and
+        // dropped in place in `Drop`.
+        unsafe { self.map_unchecked_mut(|c| &mut *c.future) }.poll(cx)
+    }
+}
+
+impl<F> Drop for Contained<F> {
+    fn drop(&mut self) {
+        let future = &mut self.future;
+        // SAFETY: dropped exactly once, here, in place (it is pinned), and never touched again,
+        // also when its destructor panics part way (drop glue still drops the other fields).
+        let _ = panic_hook::quietly(|| {
+            catch_unwind(AssertUnwindSafe(|| unsafe {
+                std::mem::ManuallyDrop::drop(future)
+            }))
+        });
+    }
 }
 
 /// The executor: worker threads and their queues.
@@ -142,22 +301,62 @@ impl Executor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let shared = self.shared.clone();
-        let schedule = move |runnable: Runnable| schedule(&shared, runnable);
-        let (runnable, task) = async_task::Builder::new()
-            .metadata(pid)
-            .spawn(move |_| future, schedule);
-        runnable.schedule();
-        task
+        self.spawn_sized(pid, future).0
     }
 
-    /// The size in bytes of the task allocation that holds a future of type `F`.
+    /// Like [`spawn`](Self::spawn), also returning the size in bytes of the task's allocation:
+    /// measured (what the counting allocator saw this thread allocate while the task was
+    /// created) when [`crate::alloc::CountingAlloc`] is installed, else [`Self::task_size`].
+    pub fn spawn_sized<F>(&self, pid: u64, future: F) -> (async_task::Task<F::Output, u64>, usize)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = self.shared.clone();
+        let schedule =
+            async_task::WithInfo(move |runnable: Runnable, info: async_task::ScheduleInfo| {
+                schedule(&shared, runnable, info.woken_while_running)
+            });
+        let before = crate::alloc::allocated_by_this_thread();
+        // `propagate_panic`: a panic in a poll is caught by the task and kept as its output, so
+        // `Runnable::run` never unwinds into the worker loop. `Contained` does the same for the
+        // future's destructor, which async-task would otherwise run under an abort guard.
+        let (runnable, task) = async_task::Builder::new()
+            .metadata(pid)
+            .propagate_panic(true)
+            .spawn(move |_| Contained::new(future), schedule);
+        let size = match (before, crate::alloc::allocated_by_this_thread()) {
+            (Some(before), Some(after)) => after.wrapping_sub(before),
+            _ => Self::task_size::<F>(),
+        };
+        runnable.schedule();
+        (task, size)
+    }
+
+    /// The size in bytes of the task allocation that holds a future of type `F`, computed the
+    /// way async-task 4.7 lays a task out: header (state, awaiter, vtable, metadata, the
+    /// propagate-panic flag), the schedule function (one `Arc`), then the future or its output
+    /// (a `Result` carrying a caught panic). Only a fallback for when the counting allocator is
+    /// not installed; a test compares it with the measured size, so a layout change shows.
     pub fn task_size<F: Future>() -> usize {
-        // Header (state, awaiter, vtable, metadata) + schedule closure + the future or its output.
-        4 * std::mem::size_of::<usize>()
-            + std::mem::size_of::<u64>()
-            + std::mem::size_of::<Arc<()>>()
-            + std::mem::size_of::<F>().max(std::mem::size_of::<F::Output>())
+        #[allow(dead_code)]
+        struct Header {
+            state: AtomicUsize,
+            awaiter: std::cell::UnsafeCell<Option<std::task::Waker>>,
+            vtable: &'static u8,
+            metadata: u64,
+            propagate_panic: bool,
+        }
+        type Output<F> = Result<<F as Future>::Output, Box<dyn std::any::Any + Send>>;
+        let union = Layout::from_size_align(
+            size_of::<F>().max(size_of::<Output<F>>()),
+            align_of::<F>().max(align_of::<Output<F>>()),
+        )
+        .expect("a valid layout");
+        Layout::new::<Header>()
+            .extend(Layout::new::<Arc<()>>())
+            .and_then(|(l, _)| l.extend(union))
+            .map_or(0, |(l, _)| l.size())
     }
 
     /// Number of worker threads.
@@ -195,8 +394,9 @@ impl Executor {
     /// Counts one message sent, on the calling worker's own counter when there is one.
     pub fn count_message(&self) {
         let local = LOCAL.with(Cell::get);
-        // SAFETY: a non-null LOCAL points at the running worker loop's `Local`, which outlives
-        // every poll made from that loop; we only compare its executor and read its index.
+        // SAFETY: LOCAL is non-null only while a `LocalGuard` lives in the worker loop on this
+        // thread, and that guard is dropped (clearing LOCAL) before the `Local` it points at,
+        // on every path including unwinding; we only compare its executor and read its index.
         if let Some(local) = unsafe { local.as_ref() } {
             if std::ptr::eq(local.shared, Arc::as_ptr(&self.shared)) {
                 self.shared.stats[local.index]
@@ -215,18 +415,13 @@ impl Executor {
         unsafe { local.as_ref() }.is_some_and(|l| std::ptr::eq(l.shared, Arc::as_ptr(&self.shared)))
     }
 
-    /// Pids whose poll is running right now for longer than [`LONG_POLL`], with how long.
+    /// Pids whose poll is running right now with more than [`LONG_POLL`] of CPU time, with
+    /// its wall-clock time so far.
     pub fn hogs(&self) -> Vec<(u64, Duration)> {
-        let now = self.shared.now_ns();
         self.shared
             .stats
             .iter()
-            .filter_map(|s| {
-                let start = s.poll_start_ns.load(Ordering::Acquire);
-                let pid = s.current_pid.load(Ordering::Acquire);
-                let running = Duration::from_nanos(now.saturating_sub(start));
-                (start != 0 && pid != 0 && running > LONG_POLL).then_some((pid, running))
-            })
+            .filter_map(|s| running_hog(&self.shared, s).map(|(pid, _, running, _)| (pid, running)))
             .collect()
     }
 
@@ -274,12 +469,23 @@ impl Shared {
     }
 }
 
-fn schedule(shared: &Arc<Shared>, runnable: Runnable) {
+/// Queues a woken task. On one of this executor's workers it goes to the LIFO slot (a message
+/// ping-pong stays on one core), unless it woke itself while running (it yielded, e.g. after
+/// its receive budget): then to the back of the worker's deque, behind the others.
+fn schedule(shared: &Arc<Shared>, runnable: Runnable, yielded: bool) {
     let local = LOCAL.with(Cell::get);
     // SAFETY: see `Executor::count_message`; the worker loop that owns `Local` is running on this
     // thread, since LOCAL is only non-null inside it.
     if let Some(local) = unsafe { local.as_ref() } {
         if std::ptr::eq(local.shared, Arc::as_ptr(shared)) {
+            if yielded {
+                local.deque.push(runnable);
+                shared.stats[local.index]
+                    .queued
+                    .store(local.deque.len() + 1, Ordering::Relaxed);
+                shared.notify_one();
+                return;
+            }
             if let Some(previous) = local.lifo.replace(Some(runnable)) {
                 local.deque.push(previous);
                 shared.stats[local.index]
@@ -306,8 +512,9 @@ fn worker_loop(
         lifo: Cell::new(None),
         deque,
     };
-    LOCAL.with(|l| l.set(&local));
+    let guard = LocalGuard::set(&local);
     let stats = &shared.stats[index];
+    stats.clock.set_current();
     let mut tick: u32 = 0;
     let mut lifo_streak: u32 = 0;
     while !shared.stop.load(Ordering::Relaxed) {
@@ -318,12 +525,19 @@ fn worker_loop(
             Ordering::Relaxed,
         );
         match next {
-            Some(runnable) => run(&shared, stats, index, runnable),
+            Some(runnable) => {
+                // `run` does not unwind (see `Executor::spawn`); the long-poll hook is the only
+                // other code it calls. Catch anyway, so no panic can end a worker thread.
+                let _ = catch_unwind(AssertUnwindSafe(|| run(&shared, stats, index, runnable)));
+                stats.poll_start_ns.store(0, Ordering::Release);
+                stats.current_pid.store(0, Ordering::Release);
+            }
             None => park(&shared, &local, &parker),
         }
     }
-    LOCAL.with(|l| l.set(std::ptr::null()));
-    // Drop what is left locally while `local` is still alive.
+    drop(guard);
+    // Drop what is left locally while `local` is still alive; with LOCAL cleared, whatever
+    // their exit cleanup wakes goes to the injector.
     drop(local.lifo.take());
     while local.deque.pop().is_some() {}
 }
@@ -384,6 +598,18 @@ fn steal_injector(shared: &Shared, local: &Local) -> Option<Runnable> {
 fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
     let pid = *runnable.metadata();
     let start = shared.now_ns();
+    // Keep the CPU clock reference fresh enough (see the module doc); published before the
+    // poll's start so the watchdog never pairs a new poll with an old reference.
+    if start.saturating_sub(stats.cpu_ref_at_ns.load(Ordering::Relaxed))
+        > CPU_REF_EVERY.as_nanos() as u64
+    {
+        if let Some(cpu) = thread_cpu_now() {
+            stats
+                .cpu_ref_ns
+                .store(cpu.as_nanos() as u64, Ordering::Relaxed);
+            stats.cpu_ref_at_ns.store(start, Ordering::Relaxed);
+        }
+    }
     stats.current_pid.store(pid, Ordering::Release);
     stats.poll_start_ns.store(start, Ordering::Release);
     runnable.run();
@@ -394,13 +620,58 @@ fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
     stats.busy_ns.fetch_add(took, Ordering::Relaxed);
     stats.polls.fetch_add(1, Ordering::Relaxed);
     if pid != 0 && Duration::from_nanos(took) > LONG_POLL {
-        (shared.long_poll_hook)(LongPollReport {
-            pid,
-            worker: index,
-            running_for: Duration::from_nanos(took),
-            finished: true,
-        });
+        // Rare: only now is the CPU clock read at the poll's end.
+        let cpu = thread_cpu_now()
+            .map(|now| {
+                now.saturating_sub(Duration::from_nanos(
+                    stats.cpu_ref_ns.load(Ordering::Relaxed),
+                ))
+            })
+            .unwrap_or(Duration::from_nanos(took));
+        let blocked = stats.blocked_start_ns.load(Ordering::Acquire) == start;
+        if cpu > LONG_POLL || blocked {
+            (shared.long_poll_hook)(LongPollReport {
+                pid,
+                worker: index,
+                running_for: Duration::from_nanos(took),
+                cpu: cpu.min(Duration::from_nanos(took)),
+                finished: true,
+            });
+        }
     }
+}
+
+/// The poll running on worker `stats` right now: (pid, its start, wall time so far, CPU time so
+/// far), if it is a hog: longer than [`LONG_POLL`] of CPU time, or of wall time while asleep.
+fn running_hog(shared: &Shared, stats: &WorkerStats) -> Option<(u64, u64, Duration, Duration)> {
+    let start = stats.poll_start_ns.load(Ordering::Acquire);
+    let pid = stats.current_pid.load(Ordering::Acquire);
+    if start == 0 || pid == 0 {
+        return None;
+    }
+    let running = Duration::from_nanos(shared.now_ns().saturating_sub(start));
+    if running <= LONG_POLL {
+        return None;
+    }
+    let cpu_ref = stats.cpu_ref_ns.load(Ordering::Relaxed);
+    let cpu_now = stats.clock.read();
+    // The poll ended or another began while we read: nothing to say about it.
+    if stats.poll_start_ns.load(Ordering::Acquire) != start {
+        return None;
+    }
+    let cpu = cpu_now.map_or(running, |now| {
+        now.saturating_sub(Duration::from_nanos(cpu_ref))
+            .min(running)
+    });
+    if cpu > LONG_POLL || stats.blocked_start_ns.load(Ordering::Acquire) == start {
+        return Some((pid, start, running, cpu));
+    }
+    // Little CPU: descheduled by the OS (not a hog), or asleep in a blocking call (a hog).
+    if stats.clock.is_asleep() && stats.poll_start_ns.load(Ordering::Acquire) == start {
+        stats.blocked_start_ns.store(start, Ordering::Release);
+        return Some((pid, start, running, cpu));
+    }
+    None
 }
 
 fn park(shared: &Shared, local: &Local, parker: &parking::Parker) {
@@ -443,23 +714,71 @@ fn watchdog_loop(shared: Arc<Shared>) {
         // Often enough to name a hog within a few milliseconds of crossing LONG_POLL, rarely
         // enough to cost nothing when idle.
         std::thread::sleep(Duration::from_millis(4));
-        let now = shared.now_ns();
         for (i, stats) in shared.stats.iter().enumerate() {
-            let start = stats.poll_start_ns.load(Ordering::Acquire);
-            let pid = stats.current_pid.load(Ordering::Acquire);
-            if start == 0 || pid == 0 || reported[i] == start {
+            let Some((pid, start, running_for, cpu)) = running_hog(&shared, stats) else {
+                continue;
+            };
+            if reported[i] == start {
                 continue;
             }
-            let running_for = Duration::from_nanos(now.saturating_sub(start));
-            if running_for > LONG_POLL {
-                reported[i] = start;
-                (shared.long_poll_hook)(LongPollReport {
-                    pid,
-                    worker: i,
-                    running_for,
-                    finished: false,
-                });
-            }
+            reported[i] = start;
+            (shared.long_poll_hook)(LongPollReport {
+                pid,
+                worker: i,
+                running_for,
+                cpu,
+                finished: false,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counting allocator, so the tests can see what a task allocates.
+    #[global_allocator]
+    static ALLOC: crate::alloc::CountingAlloc = crate::alloc::CountingAlloc;
+
+    fn measured_and_computed<F>(ex: &Executor, future: F) -> (usize, usize)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, measured) = ex.spawn_sized(1, future);
+        drop(task);
+        (measured, Executor::task_size::<F>())
+    }
+
+    /// Pins [`Executor::task_size`] (the fallback) to async-task's real layout: when an upgrade
+    /// changes the layout, this fails instead of the memory figures drifting silently.
+    #[test]
+    fn the_computed_task_size_is_the_allocation_async_task_makes() {
+        let ex = Executor::start(1, "task-size-test", Arc::new(|_| {}));
+        // Make sure the allocator has counted something on this thread.
+        drop(vec![0u8; 16]);
+        let cases = [
+            measured_and_computed(&ex, async {}),
+            measured_and_computed(&ex, async { 7u8 }),
+            measured_and_computed(&ex, async { [0u64; 40] }),
+            measured_and_computed(&ex, {
+                let big = [1u8; 1000];
+                async move { big.len() }
+            }),
+            measured_and_computed(&ex, {
+                let s = String::from("x");
+                async move {
+                    let t = s.clone();
+                    futures_lite::future::yield_now().await;
+                    t
+                }
+            }),
+        ];
+        ex.stop();
+        for (i, (measured, computed)) in cases.into_iter().enumerate() {
+            assert!(measured > 0, "case {i}: nothing measured");
+            assert_eq!(measured, computed, "case {i}: task layout changed");
         }
     }
 }

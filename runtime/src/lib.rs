@@ -38,44 +38,55 @@ mod ctx;
 pub mod db;
 pub mod dynamic_supervisor;
 mod executor;
+mod handle;
 mod hash;
+mod kind;
 mod mailbox;
 pub mod observe;
 mod panic_hook;
+mod pid;
 mod pidset;
 mod process;
 mod pubsub;
 mod registry;
+mod send;
 pub mod server;
+mod shared;
+mod shutdown;
 mod signal;
 pub mod supervisor;
 mod table;
+mod timeout;
 mod timer;
+mod timer_ref;
+mod wait;
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use control::NoProc;
 pub use ctx::Ctx;
 pub use executor::LONG_POLL;
+pub use handle::Handle;
+pub use kind::{Kind, Status};
 pub use mailbox::{Message, Msg};
-pub use process::{Kind, PastExit, Pid, RestartInfo, SpawnError, SpawnOpts, Status, SupervisorUse};
+pub use pid::Pid;
+pub use process::{PastExit, RestartInfo, SpawnError, SpawnOpts, SupervisorUse};
 pub use registry::RegisterError;
+pub use send::SendError;
 pub use signal::{Down, Exit, ExitReason, IntoExitReason, MonitorRef};
-pub use timer::TimerRef;
+pub use timer_ref::TimerRef;
 
-use executor::{Executor, LongPollReport};
+use executor::Executor;
 use observe::events::EventBus;
-use observe::{
-    EventKind, EventReader, LongPoll, ProcessInfo, ProcessRow, RuntimeMetrics, TableSizes,
-};
-use process::Tombstones;
+use process::tombstones::Tombstones;
 use pubsub::PubSub;
 use registry::Registry;
+pub(crate) use shared::Shared;
 use table::ProcessTable;
 use timer::Timers;
 
@@ -120,101 +131,6 @@ impl RuntimeConfig {
     }
 }
 
-/// The state every handle and process shares.
-pub(crate) struct Shared {
-    executor: Executor,
-    table: ProcessTable,
-    registry: Registry,
-    pubsub: PubSub,
-    timers: Timers,
-    events: EventBus,
-    tombstones: Tombstones,
-    clock: Arc<dyn Clock>,
-    started: Instant,
-    next_pid: AtomicU64,
-    next_ref: AtomicU64,
-    shutting_down: AtomicBool,
-    long_polls: Mutex<std::collections::VecDeque<LongPoll>>,
-    long_polls_total: AtomicU64,
-    restarts_total: AtomicU64,
-}
-
-const LONG_POLL_HISTORY: usize = 64;
-
-impl Shared {
-    fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Relaxed)
-    }
-
-    /// Real time since the runtime started (for ages and event times).
-    fn now(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    /// Counts a restart by supervisor `sup` and records its event.
-    pub(crate) fn record_restart(
-        &self,
-        sup: Pid,
-        child: Arc<str>,
-        old: Pid,
-        new: Pid,
-        reason: ExitReason,
-    ) {
-        self.restarts_total.fetch_add(1, Ordering::Relaxed);
-        self.events.push(
-            sup,
-            EventKind::Restarted {
-                child,
-                old,
-                new,
-                reason,
-            },
-        );
-    }
-
-    fn record_long_poll(&self, report: LongPollReport) {
-        let pid = Pid(report.pid);
-        let name = match self.table.get(pid) {
-            Some(p) => {
-                let extra_name = p.state.lock().extra.as_ref().and_then(|e| e.name.clone());
-                p.label
-                    .clone()
-                    .or(extra_name)
-                    .map_or_else(|| p.kind.name().to_string(), |s| s.to_string())
-            }
-            None => "(exited)".to_string(),
-        };
-        let at = self.now();
-        self.long_polls_total.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut recent = self.long_polls.lock();
-            if recent.len() == LONG_POLL_HISTORY {
-                recent.pop_front();
-            }
-            recent.push_back(LongPoll {
-                pid,
-                name,
-                worker: report.worker,
-                running_for: report.running_for,
-                finished: report.finished,
-                at,
-            });
-        }
-        self.events.push_at(
-            at,
-            pid,
-            EventKind::LongPoll {
-                running_for: report.running_for,
-                finished: report.finished,
-            },
-        );
-    }
-}
-
-/// A cheap, cloneable handle on a running runtime.
-#[derive(Clone)]
-pub struct Handle(pub(crate) Arc<Shared>);
-
 /// The owner of a runtime: dropping it shuts the runtime down.
 pub struct Runtime {
     handle: Handle,
@@ -232,19 +148,6 @@ impl Drop for Runtime {
         self.handle.shutdown();
     }
 }
-
-/// Sending failed because the receiver is gone; the message is handed back.
-#[derive(Debug, thiserror::Error)]
-#[error("no process {to}: the message was not delivered")]
-pub struct SendError<M> {
-    pub to: Pid,
-    pub message: M,
-}
-
-/// The target of a control action does not exist (any more).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("no process {0}")]
-pub struct NoProc(pub Pid);
 
 impl Runtime {
     /// Starts a runtime with its own executor threads and tables.
@@ -283,401 +186,5 @@ impl Runtime {
     /// A handle that can be cloned and moved to other threads.
     pub fn handle(&self) -> Handle {
         self.handle.clone()
-    }
-}
-
-impl Handle {
-    /// Spawns a worker process.
-    pub fn spawn<F, Fut>(&self, body: F) -> Result<Pid, SpawnError>
-    where
-        F: FnOnce(Ctx) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
-    {
-        self.spawn_with(SpawnOpts::new(), body)
-    }
-
-    /// Spawns a process with options (name, label, kind, link, parent, trap_exit).
-    pub fn spawn_with<F, Fut>(&self, opts: SpawnOpts, body: F) -> Result<Pid, SpawnError>
-    where
-        F: FnOnce(Ctx) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
-    {
-        process::spawn(&self.0, opts, body).map(|(pid, _)| pid)
-    }
-
-    /// Sends a message from outside any process; never blocks.
-    pub fn send<M: Message>(&self, to: Pid, message: M) -> Result<(), SendError<M>> {
-        let Some(target) = self.0.table.get(to) else {
-            return Err(SendError { to, message });
-        };
-        match target.deliver(Msg::new(message)) {
-            Ok(()) => {
-                self.0.executor.count_message();
-                Ok(())
-            }
-            // It is exiting: still in the table, but no longer taking messages.
-            Err(msg) => Err(SendError {
-                to,
-                message: msg
-                    .downcast::<M>()
-                    .unwrap_or_else(|_| unreachable!("boxed as M above")),
-            }),
-        }
-    }
-
-    /// Sends a boxed message.
-    pub fn send_msg(&self, to: Pid, message: Msg) -> bool {
-        match self.0.table.get(to) {
-            Some(target) => {
-                self.0.executor.count_message();
-                target.deliver(message).is_ok()
-            }
-            None => false,
-        }
-    }
-
-    /// The pid registered under `name`.
-    pub fn whereis(&self, name: &str) -> Option<Pid> {
-        self.0.registry.whereis(name)
-    }
-
-    /// Registers `pid` under `name`.
-    pub fn register(&self, name: impl Into<Arc<str>>, pid: Pid) -> Result<(), RegisterError> {
-        let name = name.into();
-        let Some(inner) = self.0.table.get(pid) else {
-            return Err(RegisterError::NoProc(pid));
-        };
-        let mut st = inner.state.lock();
-        if !st.alive {
-            return Err(RegisterError::NoProc(pid));
-        }
-        if let Some(existing) = st.extra.as_ref().and_then(|e| e.name.clone()) {
-            return Err(RegisterError::AlreadyNamed(pid, existing));
-        }
-        self.0
-            .registry
-            .register(name.clone(), pid)
-            .map_err(|holder| RegisterError::Taken(name.clone(), holder))?;
-        st.extra().name = Some(name.clone());
-        drop(st);
-        self.0.events.push(pid, EventKind::Registered { name });
-        Ok(())
-    }
-
-    /// Removes a registered name. False if it was not registered.
-    pub fn unregister(&self, name: &str) -> bool {
-        let Some(pid) = self.0.registry.whereis(name) else {
-            return false;
-        };
-        if let Some(inner) = self.0.table.get(pid) {
-            if let Some(e) = inner.state.lock().extra.as_mut() {
-                e.name = None;
-            }
-        }
-        self.0.registry.unregister_if(name, pid)
-    }
-
-    /// All registered names.
-    pub fn registered(&self) -> Vec<(Arc<str>, Pid)> {
-        self.0.registry.names()
-    }
-
-    /// Subscribes `pid` to `topic`; it is removed when it exits.
-    pub fn subscribe(&self, pid: Pid, topic: &str) -> bool {
-        let Some(inner) = self.0.table.get(pid) else {
-            return false;
-        };
-        let topic: Arc<str> = topic.into();
-        let mut st = inner.state.lock();
-        if !st.alive {
-            return false;
-        }
-        if self.0.pubsub.add(&topic, pid) {
-            st.extra().subscriptions.push(topic);
-        }
-        true
-    }
-
-    /// Unsubscribes `pid` from `topic`.
-    pub fn unsubscribe(&self, pid: Pid, topic: &str) -> bool {
-        if let Some(inner) = self.0.table.get(pid) {
-            if let Some(e) = inner.state.lock().extra.as_mut() {
-                e.subscriptions.retain(|t| &**t != topic);
-            }
-        }
-        self.0.pubsub.remove(topic, pid)
-    }
-
-    /// Sends a copy of `message` to every subscriber of `topic`; returns how many got it.
-    pub fn broadcast<M: Message + Clone>(&self, topic: &str, message: M) -> usize {
-        let mut delivered = 0;
-        for pid in self.0.pubsub.subscribers(topic) {
-            if let Some(p) = self.0.table.get(pid) {
-                if p.deliver(Msg::new(message.clone())).is_ok() {
-                    self.0.executor.count_message();
-                    delivered += 1;
-                }
-            }
-        }
-        delivered
-    }
-
-    /// Number of subscribers of `topic`.
-    pub fn subscriber_count(&self, topic: &str) -> usize {
-        self.0.pubsub.subscribers(topic).len()
-    }
-
-    /// Sends `message` to `to` after `delay`, unless cancelled first or `to` exits first (as
-    /// in Erlang, a timer aimed at a process is cancelled when the process is gone).
-    pub fn send_after<M: Message>(&self, to: Pid, delay: Duration, message: M) -> TimerRef {
-        let r = self.0.timers.next_ref();
-        let Some(target) = self.0.table.get(to) else {
-            return r;
-        };
-        let weak = Arc::downgrade(&self.0);
-        self.0.timers.start(r, || {
-            self.0.executor.spawn(0, async move {
-                timer::sleep(delay).await;
-                if let Some(shared) = weak.upgrade() {
-                    shared.timers.fired(r);
-                    if let Some(target) = shared.table.get(to) {
-                        if let Some(e) = target.state.lock().extra.as_mut() {
-                            e.timers.retain(|t| *t != r);
-                        }
-                    }
-                    let _ = Handle(shared).send(to, message);
-                }
-            })
-        });
-        let mut st = target.state.lock();
-        if st.alive {
-            st.extra().timers.push(r);
-        } else {
-            drop(st);
-            self.0.timers.cancel(r);
-        }
-        r
-    }
-
-    /// Cancels a timer. False if it already fired or was cancelled.
-    pub fn cancel_timer(&self, timer: TimerRef) -> bool {
-        self.0.timers.cancel(timer)
-    }
-
-    /// Runs a future to completion on the calling thread (not a worker thread).
-    pub fn block_on<T>(&self, fut: impl Future<Output = T>) -> T {
-        futures_lite::future::block_on(fut)
-    }
-
-    /// Whether `pid` is alive.
-    pub fn is_alive(&self, pid: Pid) -> bool {
-        self.0.table.get(pid).is_some_and(|p| p.state.lock().alive)
-    }
-
-    /// The runtime's clock (the one supervisors use).
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.0.clock
-    }
-
-    /// Real time since the runtime started.
-    pub fn uptime(&self) -> Duration {
-        self.0.now()
-    }
-
-    /// Number of executor worker threads.
-    pub fn workers(&self) -> usize {
-        self.0.executor.workers()
-    }
-
-    /// Whether [`shutdown`](Self::shutdown) has begun.
-    pub fn is_shutting_down(&self) -> bool {
-        self.0.is_shutting_down()
-    }
-
-    // ----- the read side -----
-
-    /// Number of live processes.
-    pub fn process_count(&self) -> usize {
-        self.0.table.len()
-    }
-
-    /// One row per live process, in no particular order.
-    pub fn process_table(&self) -> Vec<ProcessRow> {
-        let mut rows = Vec::new();
-        self.process_table_into(&mut rows);
-        rows
-    }
-
-    /// Like [`process_table`](Self::process_table), reusing `rows`' allocation.
-    pub fn process_table_into(&self, rows: &mut Vec<ProcessRow>) {
-        rows.clear();
-        let now = self.0.now().as_nanos() as u64;
-        let hogs = self.0.executor.hogs();
-        self.0
-            .table
-            .for_each(|p| rows.push(ProcessRow::read(p, now, &hogs)));
-    }
-
-    /// A detailed look at one process; also asks it to render its state afresh.
-    pub fn process_info(&self, pid: Pid) -> Option<ProcessInfo> {
-        if let Some(inner) = self.0.table.get(pid) {
-            let now = self.0.now().as_nanos() as u64;
-            let row = ProcessRow::read(&inner, now, &self.0.executor.hogs());
-            let info = ProcessInfo::read(&inner, row);
-            self.request_state(pid);
-            return Some(info);
-        }
-        let t = self.0.tombstones.find(pid)?;
-        Some(ProcessInfo {
-            pid,
-            name: None,
-            label: t.label,
-            kind: t.kind,
-            parent: t.parent,
-            status: Status::Exited,
-            row: None,
-            state: None,
-            mailbox_head: Vec::new(),
-            mailbox_len: 0,
-            links: Vec::new(),
-            monitors: Vec::new(),
-            monitored_by: Vec::new(),
-            trap_exit: false,
-            subscriptions: Vec::new(),
-            last_exit: Some(t.reason),
-            restarts: 0,
-            restart_history: Vec::new(),
-        })
-    }
-
-    /// Asks `pid` to render its state for the inspector at its next chance.
-    pub fn request_state(&self, pid: Pid) -> bool {
-        let Some(inner) = self.0.table.get(pid) else {
-            return false;
-        };
-        let mut st = inner.state.lock();
-        if !st.alive {
-            return false;
-        }
-        st.extra().state_requested = true;
-        st.wake();
-        true
-    }
-
-    /// Asks `pid` to render its state and waits (up to `timeout`) until it has.
-    pub async fn fresh_state(&self, pid: Pid, timeout: Duration) -> Option<String> {
-        let seq = |h: &Handle| {
-            h.0.table
-                .get(pid)
-                .map(|p| p.state.lock().extra.as_ref().map_or(0, |e| e.state_seq))
-        };
-        let before = seq(self)?;
-        self.request_state(pid);
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if seq(self)? != before {
-                return self.process_info(pid).and_then(|i| i.state);
-            }
-            timer::sleep(Duration::from_millis(1)).await;
-        }
-        None
-    }
-
-    /// The sequence number the next event will get: cheap, for "did anything happen?".
-    pub fn events_head(&self) -> u64 {
-        self.0.events.head()
-    }
-
-    /// A reader of the event stream, starting at the next event.
-    pub fn events(&self) -> EventReader {
-        EventReader::new(self.0.events.head())
-    }
-
-    /// A reader of the event stream, starting at the oldest event still kept.
-    pub fn events_from_start(&self) -> EventReader {
-        EventReader::new(0)
-    }
-
-    /// Up to `max` events after the reader's position.
-    pub fn read_events(&self, reader: &mut EventReader, max: usize) -> Vec<observe::Event> {
-        reader.read_from(&self.0.events, max)
-    }
-
-    /// The runtime's counters right now.
-    pub fn metrics(&self) -> RuntimeMetrics {
-        let mut process_count = 0;
-        let mut total_memory = 0;
-        self.0.table.for_each(|p| {
-            process_count += 1;
-            total_memory += p.memory(&p.state.lock());
-        });
-        let ex = &self.0.executor;
-        RuntimeMetrics {
-            process_count,
-            total_memory,
-            messages_total: ex.messages_total(),
-            worker_busy_ns: ex
-                .worker_stats()
-                .map(|s| s.busy_ns.load(Ordering::Relaxed))
-                .collect(),
-            worker_polls: ex
-                .worker_stats()
-                .map(|s| s.polls.load(Ordering::Relaxed))
-                .collect(),
-            run_queue: ex.run_queue_len(),
-            long_polls_total: self.0.long_polls_total.load(Ordering::Relaxed),
-            recent_long_polls: self.0.long_polls.lock().iter().cloned().collect(),
-            not_yielding: ex.hogs().into_iter().map(|(p, d)| (Pid(p), d)).collect(),
-            events_recorded: self.0.events.head(),
-            restarts_total: self.0.restarts_total.load(Ordering::Relaxed),
-            uptime: self.0.now(),
-        }
-    }
-
-    /// Sizes of the runtime's tables (for leak checks).
-    pub fn table_sizes(&self) -> TableSizes {
-        TableSizes {
-            processes: self.0.table.len(),
-            names: self.0.registry.len(),
-            subscriptions: self.0.pubsub.len(),
-            timers: self.0.timers.len(),
-        }
-    }
-
-    /// Number of tasks waiting for a worker thread.
-    pub fn run_queue_len(&self) -> usize {
-        self.0.executor.run_queue_len()
-    }
-
-    /// Stops every process (with `kill`), waits briefly for them, and stops the executor.
-    pub fn shutdown(&self) {
-        if self.0.shutting_down.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        for p in self.0.table.all() {
-            p.signal_exit(Pid::OUTSIDE, ExitReason::Kill, false);
-        }
-        let shared = self.0.clone();
-        let finish = move || {
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while shared.table.len() > 0 && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            shared.executor.stop();
-            shared.timers.clear();
-            // Processes that never got polled again still hold their own waker: drop them so
-            // their tasks (and futures) are freed.
-            for p in shared.table.all() {
-                let waker = p.state.lock().waker.take();
-                drop(waker);
-            }
-        };
-        if self.0.executor.is_worker_thread() {
-            std::thread::spawn(finish);
-        } else {
-            finish();
-        }
     }
 }

@@ -2,7 +2,7 @@
 //! into a hash set when it grows (a supervisor linked to 100,000 sockets).
 
 use crate::hash::IdSet;
-use crate::process::Pid;
+use crate::Pid;
 
 /// Above this many pids the set switches to hashing.
 const SMALL: usize = 16;

@@ -1,63 +1,79 @@
-//! Registered names: `register`, `whereis`, `unregister`. A name is freed when its process exits.
+//! Registered names: `register`, `whereis`, `unregister`, `wait_name`. A name is freed when its
+//! process exits.
 
-use std::collections::HashMap;
+pub(crate) mod names;
+
+use std::future::Future;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use crate::observe::events::EventKind;
+use crate::{Handle, Pid};
 
-use crate::process::Pid;
+pub use names::RegisterError;
+pub(crate) use names::Registry;
 
-#[derive(Default)]
-pub(crate) struct Registry {
-    names: Mutex<HashMap<Arc<str>, Pid>>,
-}
+impl Handle {
+    /// The pid registered under `name`.
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        self.0.registry.whereis(name)
+    }
 
-/// Registering a name failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RegisterError {
-    #[error("the name {0:?} is already registered to {1}")]
-    Taken(Arc<str>, Pid),
-    #[error("the process {0} already has the name {1:?}")]
-    AlreadyNamed(Pid, Arc<str>),
-    #[error("no process {0}")]
-    NoProc(Pid),
-}
-
-impl Registry {
-    /// Registers `name`; if it is taken, the holder's pid is the error.
-    pub(crate) fn register(&self, name: Arc<str>, pid: Pid) -> Result<(), Pid> {
-        let mut names = self.names.lock();
-        if let Some(&other) = names.get(&name) {
-            return Err(other);
+    /// Registers `pid` under `name`.
+    pub fn register(&self, name: impl Into<Arc<str>>, pid: Pid) -> Result<(), RegisterError> {
+        let name = name.into();
+        let Some(inner) = self.0.table.get(pid) else {
+            return Err(RegisterError::NoProc(pid));
+        };
+        let mut st = inner.state.lock();
+        if !st.alive {
+            return Err(RegisterError::NoProc(pid));
         }
-        names.insert(name, pid);
+        if let Some(existing) = st.extra.as_ref().and_then(|e| e.name.clone()) {
+            return Err(RegisterError::AlreadyNamed(pid, existing));
+        }
+        self.0
+            .registry
+            .register(name.clone(), pid)
+            .map_err(|holder| RegisterError::Taken(name.clone(), holder))?;
+        st.extra().name = Some(name.clone());
+        drop(st);
+        self.0.events.push(pid, EventKind::Registered { name });
         Ok(())
     }
 
-    pub(crate) fn whereis(&self, name: &str) -> Option<Pid> {
-        self.names.lock().get(name).copied()
-    }
-
-    /// Removes `name` if it still points at `pid`.
-    pub(crate) fn unregister_if(&self, name: &str, pid: Pid) -> bool {
-        let mut names = self.names.lock();
-        if names.get(name) == Some(&pid) {
-            names.remove(name);
-            true
-        } else {
-            false
+    /// Removes a registered name. False if it was not registered.
+    pub fn unregister(&self, name: &str) -> bool {
+        let Some(pid) = self.0.registry.whereis(name) else {
+            return false;
+        };
+        if let Some(inner) = self.0.table.get(pid) {
+            if let Some(e) = inner.state.lock().extra.as_mut() {
+                e.name = None;
+            }
         }
+        self.0.registry.unregister_if(name, pid)
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.names.lock().len()
+    /// All registered names.
+    pub fn registered(&self) -> Vec<(Arc<str>, Pid)> {
+        self.0.registry.names()
     }
 
-    pub(crate) fn names(&self) -> Vec<(Arc<str>, Pid)> {
-        self.names
-            .lock()
-            .iter()
-            .map(|(n, p)| (n.clone(), *p))
-            .collect()
+    /// Resolves with the pid registered under `name` as soon as there is one: at once if the
+    /// name is taken, else when it is next registered (a notification from the registry, not
+    /// polling). Never resolves if the name is never registered; add a timeout where that
+    /// matters.
+    pub fn wait_name(&self, name: &str) -> impl Future<Output = Pid> + Send + 'static {
+        let waiting = self.0.registry.waiter(name);
+        async move {
+            match waiting {
+                Ok(pid) => pid,
+                Err(rx) => match rx.await {
+                    Ok(pid) => pid,
+                    // The runtime is gone: the name will never come.
+                    Err(_) => std::future::pending().await,
+                },
+            }
+        }
     }
 }

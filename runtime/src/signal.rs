@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::process::Pid;
+use crate::Pid;
 
 /// Why a process ended, or the reason carried by an exit signal.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -7,7 +7,8 @@ use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use crate::hash::IdMap;
-use crate::process::{Pid, ProcessInner};
+use crate::process::record::ProcessInner;
+use crate::Pid;
 
 const SHARDS: usize = 64;
 

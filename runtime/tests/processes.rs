@@ -367,3 +367,183 @@ fn the_watchdog_names_a_poll_that_does_not_yield_while_it_runs() {
             .any(|p| p.pid == hog && p.finished)
     });
 }
+
+/// A process returns `kill` as its own reason: through a link that is an ordinary abnormal
+/// exit signal (trappable, and it does not become `killed`), as in Erlang.
+#[test]
+fn a_kill_reason_arriving_through_a_link_is_trappable() {
+    let rt = runtime();
+    let (tx, rx) = mpsc::channel();
+    let trapper = rt
+        .spawn_with(SpawnOpts::new().trap_exit(true), move |ctx| async move {
+            let child = ctx
+                .spawn_link(|ctx| async move {
+                    ctx.recv().await;
+                    ExitReason::Kill
+                })
+                .unwrap();
+            // A plain (non-trapping) process linked to the child too.
+            let me = ctx.pid();
+            let plain = ctx
+                .spawn(move |ctx| async move {
+                    ctx.link(child);
+                    ctx.send(me, "linked").unwrap();
+                    idle(ctx).await;
+                })
+                .unwrap();
+            let m = ctx.monitor(plain);
+            ctx.recv_match(|m| m.is::<&str>()).await;
+            ctx.send(child, ()).unwrap();
+            let exit = ctx
+                .recv_match(|m| m.is::<Exit>())
+                .await
+                .downcast::<Exit>()
+                .unwrap();
+            let down = ctx
+                .recv_match(|m| m.is::<Down>())
+                .await
+                .downcast::<Down>()
+                .unwrap();
+            assert_eq!(down.monitor, m);
+            tx.send((exit.reason, down.reason)).unwrap();
+            idle(ctx).await;
+        })
+        .unwrap();
+    let (exit, down) = rx
+        .recv_timeout(DEADLINE)
+        .expect("the exit arrived as a message");
+    assert_eq!(exit, ExitReason::Kill);
+    assert_eq!(
+        down,
+        ExitReason::Kill,
+        "the plain linked process died with kill, not killed"
+    );
+    assert!(
+        rt.is_alive(trapper),
+        "a trapping process survives a kill through a link"
+    );
+}
+
+/// `exit(self, normal)` ends the process (a normal signal from anyone else is ignored).
+#[test]
+fn a_normal_exit_signal_to_oneself_ends_the_process() {
+    let rt = runtime();
+    let (tx, rx) = mpsc::channel();
+    let pid = rt
+        .spawn(move |ctx| async move {
+            ctx.exit(ctx.pid(), ExitReason::Normal);
+            ctx.recv().await;
+            tx.send("still running").unwrap();
+        })
+        .unwrap();
+    wait_until("it exited", || !rt.is_alive(pid));
+    assert!(rx.try_recv().is_err());
+    let info = rt.process_info(pid).expect("a tombstone");
+    assert_eq!(info.last_exit, Some(ExitReason::Normal));
+    // From the outside, normal is ignored.
+    let other = rt.spawn(idle).unwrap();
+    rt.exit(other, ExitReason::Normal).unwrap();
+    let probe = rt.spawn(idle).unwrap();
+    rt.kill(probe).unwrap();
+    wait_until("the probe exited", || !rt.is_alive(probe));
+    assert!(rt.is_alive(other));
+}
+
+/// A message refused by a process on its way out is not counted as sent.
+#[test]
+fn send_msg_counts_only_delivered_messages() {
+    use crashcourse_runtime::Msg;
+    /// Blocks in its destructor until told to go on, holding the process mid-exit.
+    #[derive(Debug)]
+    struct Slow(mpsc::Sender<()>, std::sync::Mutex<mpsc::Receiver<()>>);
+    impl Drop for Slow {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+            let _ = self.1.lock().unwrap().recv_timeout(DEADLINE);
+        }
+    }
+    let rt = runtime();
+    let (in_drop_tx, in_drop_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel();
+    let pid = rt
+        .spawn(|ctx| async move {
+            ctx.recv_match(|m| m.is::<&str>()).await;
+        })
+        .unwrap();
+    rt.send(pid, Slow(in_drop_tx, std::sync::Mutex::new(go_rx)))
+        .unwrap();
+    rt.send(pid, "stop").unwrap();
+    in_drop_rx
+        .recv_timeout(DEADLINE)
+        .expect("the process is exiting");
+    let before = rt.metrics().messages_total;
+    assert!(
+        !rt.send_msg(pid, Msg::new(1u32)),
+        "an exiting process takes no message"
+    );
+    assert_eq!(
+        rt.metrics().messages_total,
+        before,
+        "a refused message was counted"
+    );
+    go_tx.send(()).unwrap();
+    wait_until("it exited", || !rt.is_alive(pid) && rt.process_count() == 0);
+}
+
+#[test]
+fn wait_exit_resolves_when_the_process_is_gone_inside_and_outside_processes() {
+    let rt = runtime();
+    let pid = rt.spawn(idle).unwrap();
+    assert_eq!(rt.wait_exit_timeout(pid, Duration::from_millis(20)), None);
+    // From inside a process.
+    let (tx, rx) = mpsc::channel();
+    let h = rt.handle();
+    rt.spawn(move |_ctx| async move {
+        let reason = h.wait_exit(pid).await;
+        tx.send(reason).unwrap();
+    })
+    .unwrap();
+    let outside = {
+        let h = rt.handle();
+        std::thread::spawn(move || h.wait_exit_timeout(pid, DEADLINE))
+    };
+    rt.exit(pid, ExitReason::custom("bye")).unwrap();
+    assert_eq!(outside.join().unwrap(), Some(ExitReason::custom("bye")));
+    assert_eq!(
+        rx.recv_timeout(DEADLINE).unwrap(),
+        ExitReason::custom("bye")
+    );
+    assert!(!rt.is_alive(pid));
+    // Already gone: its reason at once; never existed: noproc.
+    assert_eq!(
+        rt.wait_exit_timeout(pid, Duration::ZERO),
+        Some(ExitReason::custom("bye"))
+    );
+    assert_eq!(
+        rt.wait_exit_timeout(Pid::from_id(999_999), Duration::ZERO),
+        Some(ExitReason::NoProc)
+    );
+}
+
+#[test]
+fn wait_name_resolves_when_the_name_is_registered() {
+    let rt = runtime();
+    let h = rt.handle();
+    let waiting = std::thread::spawn(move || h.block_on(h.wait_name("later")));
+    let pid = rt.spawn(idle).unwrap();
+    rt.register("later", pid).unwrap();
+    assert_eq!(waiting.join().unwrap(), pid);
+    // Already registered: at once.
+    assert_eq!(rt.block_on(rt.wait_name("later")), pid);
+    // From a process, for a name that a process it spawns takes.
+    let (tx, rx) = mpsc::channel();
+    rt.spawn(move |ctx| async move {
+        let wait = ctx.handle().wait_name("child");
+        let child = ctx
+            .spawn_with(SpawnOpts::new().name("child"), idle)
+            .unwrap();
+        tx.send(wait.await == child).unwrap();
+    })
+    .unwrap();
+    assert!(rx.recv_timeout(DEADLINE).unwrap());
+}

@@ -32,9 +32,10 @@ async fn run(ctx: Ctx, shared: Arc<ChatShared>, listener: Arc<Async<TcpListener>
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
-                // Out of file descriptors or a transient error: back off, do not spin.
-                if e.raw_os_error() == Some(24) || e.kind() == std::io::ErrorKind::ConnectionAborted
-                {
+                // Out of file descriptors (this process's or the system's) or a connection
+                // reset before it was accepted: back off, do not spin.
+                let out_of_fds = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+                if out_of_fds || e.kind() == std::io::ErrorKind::ConnectionAborted {
                     crate::timer::sleep(Duration::from_millis(10)).await;
                     continue;
                 }

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::process::{Kind, Pid};
-use crate::signal::{ExitReason, MonitorRef};
+use crate::{ExitReason, Kind, MonitorRef, Pid};
 
 /// Something that happened in the runtime.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,9 +51,11 @@ pub enum EventKind {
     Escalated {
         to: Option<Pid>,
     },
-    /// A poll of the event's pid ran longer than 10 ms (`finished` false: it is still running).
+    /// A poll of the event's pid kept its worker on the CPU for longer than 10 ms (`finished`
+    /// false: it is still running). `running_for` is its wall-clock time, `cpu` its CPU time.
     LongPoll {
         running_for: Duration,
+        cpu: Duration,
         finished: bool,
     },
 }

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::process::{Kind, PastExit, Pid, ProcessInner, Status};
+use crate::process::record::ProcessInner;
 use crate::signal::{ExitReason, MonitorRef};
+use crate::{Kind, PastExit, Pid, Status};
 
 use super::ProcessRow;
 

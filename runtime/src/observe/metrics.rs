@@ -2,16 +2,19 @@
 
 use std::time::{Duration, Instant};
 
-use crate::process::Pid;
+use crate::Pid;
 
-/// A poll that ran longer than 10 ms.
+/// A poll that kept its worker thread on the CPU for longer than 10 ms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LongPoll {
     pub pid: Pid,
     /// The process's label or name at the time.
     pub name: String,
     pub worker: usize,
+    /// Wall-clock time of the poll (includes time the OS ran other threads on that core).
     pub running_for: Duration,
+    /// CPU time the worker thread spent in the poll (what makes it a hog); at most 1 ms high.
+    pub cpu: Duration,
     /// False while the poll was still running when recorded (reported by the watchdog).
     pub finished: bool,
     /// Time since the runtime started.
@@ -29,10 +32,10 @@ pub struct RuntimeMetrics {
     pub worker_busy_ns: Vec<u64>,
     pub worker_polls: Vec<u64>,
     pub run_queue: usize,
-    /// Polls over 10 ms since start, and the most recent ones.
+    /// Polls over 10 ms of CPU time since start, and the most recent ones.
     pub long_polls_total: u64,
     pub recent_long_polls: Vec<LongPoll>,
-    /// Processes whose poll is running right now for over 10 ms.
+    /// Processes whose poll is running right now with over 10 ms of CPU time (wall time shown).
     pub not_yielding: Vec<(Pid, Duration)>,
     pub events_recorded: u64,
     /// Children restarted by supervisors since start.

@@ -4,7 +4,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::process::{Kind, Pid, ProcessInner, Status, SupervisorUse};
+use crate::process::record::ProcessInner;
+use crate::{Kind, Pid, Status, SupervisorUse};
 
 /// A process as seen in one snapshot of the process table.
 #[derive(Clone, Debug)]
