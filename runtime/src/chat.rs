@@ -225,14 +225,9 @@ impl Endpoint {
     /// pool (drained, database closed), presence and pub/sub. Waits up to `limit`.
     pub fn shutdown(&self, limit: Duration) -> bool {
         let _ = self.handle.exit(self.supervisor, ExitReason::Shutdown);
-        let deadline = Instant::now() + limit;
-        while self.handle.is_alive(self.supervisor) {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        true
+        self.handle
+            .wait_exit_timeout(self.supervisor, limit)
+            .is_some()
     }
 }
 
@@ -270,15 +265,13 @@ pub(crate) async fn send_named<M: crate::Message>(
     let deadline = Instant::now() + limit;
     let mut msg = msg;
     loop {
-        if let Some(pid) = h.whereis(name) {
-            match h.send(pid, msg) {
-                Ok(()) => return true,
-                Err(e) => msg = e.message,
-            }
-        }
-        if Instant::now() >= deadline {
+        let Some(pid) = crate::server::wait_for_name(h, name, deadline).await else {
             return false;
+        };
+        match h.send(pid, msg) {
+            Ok(()) => return true,
+            // It exited in between: wait for the next one.
+            Err(e) => msg = e.message,
         }
-        crate::timer::sleep(Duration::from_millis(2)).await;
     }
 }

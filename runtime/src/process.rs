@@ -35,9 +35,7 @@ pub use restart_info::{PastExit, RestartInfo, SupervisorUse};
 pub use spawn_opts::{SpawnError, SpawnOpts};
 use task::ProcessFuture;
 
-// Old paths (`crate::process::Pid`, ...) still work for the files that use them.
-pub use crate::kind::Kind;
-pub use crate::pid::Pid;
+use crate::pid::Pid;
 
 /// Spawns a process running `body` on the runtime behind `shared`.
 pub(crate) fn spawn<F, Fut>(

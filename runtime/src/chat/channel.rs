@@ -6,7 +6,7 @@
 //! its exit: a crashed channel becomes `phx_error` for that topic, never the end of the socket.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::Utf8Bytes;
 use serde_json::{Map, Value};
@@ -241,26 +241,25 @@ async fn track(
     join_ref: Option<&str>,
 ) -> Option<(Utf8Bytes, crate::MonitorRef)> {
     let h = ctx.handle();
-    for _ in 0..1000 {
-        if let Some(presence) = h.whereis(names::PRESENCE) {
-            let mref = ctx.monitor(presence);
-            let t = Track {
-                topic: topic.clone(),
-                nick: nick.to_string(),
-                channel: ctx.pid(),
-                join_ref: join_ref.map(str::to_string),
-            };
-            match server::call_raw::<Track, Utf8Bytes>(h, presence, t, CALL).await {
-                Ok(state) => return Some((state, mref)),
-                Err(CallError::NoProc(_) | CallError::NoReply(_)) => {
-                    ctx.demonitor(mref);
-                }
-                Err(CallError::Timeout(..)) => return None,
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let presence = server::wait_for_name(h, names::PRESENCE, deadline).await?;
+        let mref = ctx.monitor(presence);
+        let t = Track {
+            topic: topic.clone(),
+            nick: nick.to_string(),
+            channel: ctx.pid(),
+            join_ref: join_ref.map(str::to_string),
+        };
+        match server::call_raw::<Track, Utf8Bytes>(h, presence, t, CALL).await {
+            Ok(state) => return Some((state, mref)),
+            // It exited in between: wait for the restarted one.
+            Err(CallError::NoProc(_) | CallError::NoReply(_)) => {
+                ctx.demonitor(mref);
             }
+            Err(CallError::Timeout(..)) => return None,
         }
-        crate::timer::sleep(Duration::from_millis(5)).await;
     }
-    None
 }
 
 async fn handle_in(
