@@ -9,7 +9,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::{future, Async, Timer};
 
 use crate::net::{self, until, Failure};
-use crate::run::Shared;
+use crate::shared::Shared;
 use crate::stats::{Lat, OpenGuard, Stats};
 use crate::Model;
 

@@ -14,6 +14,7 @@ mod phoenix;
 pub mod plan;
 mod progress;
 mod run;
+mod shared;
 mod stats;
 pub mod summary;
 pub mod threshold;
@@ -25,7 +26,7 @@ pub use progress::ProgressStyle;
 pub use run::{start, Running};
 pub use stats::Live;
 pub use summary::{Latency, Summary};
-pub use threshold::{ThresholdResult, Thresholds};
+pub use threshold::{Measured, ThresholdResult, Thresholds};
 
 /// Runs `plan` to its end (duration plus drain) and returns the summary.
 pub fn run(plan: Plan) -> Result<Summary, PlanError> {

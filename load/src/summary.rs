@@ -9,9 +9,9 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::plan::{Model, Protocol};
-use crate::run::Shared;
+use crate::shared::Shared;
 use crate::stats::{Lat, Stats};
-use crate::threshold::{ThresholdResult, Thresholds};
+use crate::threshold::{Measured, ThresholdResult, Thresholds};
 
 /// Every figure of a run.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -192,7 +192,12 @@ impl Summary {
 
     /// Judges the thresholds and records the verdicts in the summary.
     pub fn judge(&mut self, thresholds: &Thresholds) {
-        self.thresholds = thresholds.verdict(self);
+        self.thresholds = thresholds.verdict(&Measured {
+            p99_ms: self.latency_ms.round_trip.p99,
+            error_rate: self.error_rate,
+            failures: self.failures,
+            operations: self.operations,
+        });
         self.passed = self.thresholds.iter().all(|t| t.passed);
     }
 

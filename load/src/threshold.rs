@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::summary::Summary;
-
 /// Pass/fail criteria for a run.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Thresholds {
@@ -13,6 +11,17 @@ pub struct Thresholds {
     pub p99_under: Option<Duration>,
     /// The error rate (failures / operations) must be below this fraction.
     pub errors_under: Option<f64>,
+}
+
+/// The figures thresholds are judged on.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Measured {
+    /// Round-trip p99 in milliseconds; `None` when no reply was measured.
+    pub p99_ms: Option<f64>,
+    /// Failures / operations.
+    pub error_rate: f64,
+    pub failures: u64,
+    pub operations: u64,
 }
 
 /// One threshold's verdict.
@@ -28,12 +37,12 @@ pub struct ThresholdResult {
 impl Thresholds {
     /// The verdict of each threshold on `s`. A latency threshold with no samples fails: nothing
     /// shows the latency was under it.
-    pub fn verdict(&self, s: &Summary) -> Vec<ThresholdResult> {
+    pub fn verdict(&self, s: &Measured) -> Vec<ThresholdResult> {
         let mut out = Vec::new();
         if let Some(limit) = self.p99_under {
             let limit_ms = limit.as_secs_f64() * 1e3;
             let name = format!("p99 < {}", ms(limit_ms));
-            out.push(match s.latency_ms.round_trip.p99 {
+            out.push(match s.p99_ms {
                 Some(p99) => ThresholdResult {
                     name,
                     actual: ms(p99),

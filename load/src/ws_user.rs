@@ -15,7 +15,7 @@ use smol::{future, Async, Timer};
 
 use crate::net::{self, until, Failure};
 use crate::phoenix::{self, Incoming};
-use crate::run::Shared;
+use crate::shared::Shared;
 use crate::stats::{Lat, OpenGuard, Stats};
 use crate::Model;
 
