@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use bevy_ecs::prelude::*;
-use crashcourse_runtime::observe::{EventKind, EventReader};
-use crashcourse_runtime::{ExitReason, Handle, Kind, Pid, Status};
+use crashcourse_runtime::observe::EventKind;
+use crashcourse_runtime::{ExitReason, Kind, Pid, Status};
 
 use super::animation::{Flash, FlashKind};
 use super::chat::{ChatServer, ChatStats};
