@@ -233,7 +233,10 @@ fn log_event(supervisors: &mut HashMap<Pid, Arc<str>>, pid: Pid, kind: &EventKin
         ),
         EventKind::Escalated { to } => tracing::warn!(
             supervisor = %name(supervisors),
-            to = %to.map_or_else(|| "nobody".to_string(), |p| p.to_string()),
+            to = %match to {
+                Some(p) => p.to_string(),
+                None => "nobody".to_string(),
+            },
             "supervisor gave up and escalates"
         ),
         _ => {}
