@@ -188,9 +188,11 @@ fn log_event(supervisors: &mut HashMap<Pid, Arc<str>>, pid: Pid, kind: &EventKin
             .unwrap_or_else(|| Arc::from(pid.to_string()))
     };
     match kind {
-        EventKind::Spawned { kind, label, .. }
-            if matches!(kind, Kind::Supervisor | Kind::DynamicSupervisor) =>
-        {
+        EventKind::Spawned {
+            kind: Kind::Supervisor | Kind::DynamicSupervisor,
+            label,
+            ..
+        } => {
             let label: Arc<str> = label.clone().unwrap_or_else(|| Arc::from(pid.to_string()));
             tracing::info!(supervisor = %label, pid = %pid, "supervisor started");
             supervisors.insert(pid, label);
