@@ -58,6 +58,7 @@ enum Which {
 }
 
 fn main() -> Result<()> {
+    init_logging();
     let cli = Cli::parse();
     match cli.command {
         None => crashcourse_app::run(crashcourse_app::AppConfig::default())
@@ -98,4 +99,17 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Logs go to stderr at the level `RUST_LOG` asks for (default `info`), coloured only on a
+/// terminal.
+fn init_logging() {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }

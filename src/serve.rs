@@ -1,14 +1,21 @@
-//! `crashcourse serve`: the chat server without the window.
+//! `crashcourse serve`: the chat server without the window. It logs (through `tracing`, level
+//! from `RUST_LOG`) its start and stop, and what the runtime's event stream says about
+//! supervision: supervisors starting and stopping, restarts, intensity exceeded, escalations.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use crashcourse_runtime::chat::{ChatConfig, Endpoint};
-use crashcourse_runtime::{db, Runtime, RuntimeConfig};
+use crashcourse_runtime::observe::EventKind;
+use crashcourse_runtime::{db, Handle, Kind, Pid, Runtime, RuntimeConfig};
 
 use crate::args;
 
@@ -85,8 +92,8 @@ impl ServeArgs {
 
 pub fn run(args: ServeArgs) -> Result<()> {
     if !args.bind.is_loopback() {
-        eprintln!(
-            "warning: listening on {}, which is not a loopback address: other machines can reach this server",
+        tracing::warn!(
+            "listening on {}, which is not a loopback address: other machines can reach this server",
             args.bind
         );
     }
@@ -101,8 +108,15 @@ pub fn run(args: ServeArgs) -> Result<()> {
     })
     .context("could not install the Ctrl-C handler")?;
     let rt = Runtime::start(RuntimeConfig::default().with_workers(args.workers.into()));
+    let (log_stop, log_stopped) = mpsc::channel();
+    let logger = log_supervision(rt.handle(), log_stopped)?;
     let endpoint = Endpoint::start(&rt, config)?;
-    eprintln!("{}", endpoint.storage().message());
+    tracing::info!("{}", endpoint.storage().message());
+    tracing::info!(
+        http = %endpoint.http_url(),
+        ws = %endpoint.ws_addr(),
+        "chat server started"
+    );
     println!(
         "listening {} ws://{}/socket/websocket pid {}",
         endpoint.http_url(),
@@ -111,12 +125,128 @@ pub fn run(args: ServeArgs) -> Result<()> {
     );
     std::io::stdout().flush()?;
     let _ = stop_rx.recv();
-    eprintln!("shutting down: closing sockets, draining the pool, closing the database");
+    tracing::info!("shutting down: closing sockets, draining the pool, closing the database");
     let clean = endpoint.shutdown(Duration::from_secs(10));
     drop(endpoint);
+    // The last events (the tree stopping) are read before the runtime goes.
+    let _ = log_stop.send(());
+    let _ = logger.join();
     drop(rt);
-    if !clean {
-        eprintln!("warning: the endpoint did not stop within 10 s");
+    if clean {
+        tracing::info!("chat server stopped");
+    } else {
+        tracing::warn!("the endpoint did not stop within 10 s");
     }
     Ok(())
+}
+
+/// How often the log thread reads the event stream.
+const LOG_EVERY: Duration = Duration::from_millis(100);
+/// Events read per pass.
+const LOG_BATCH: usize = 10_000;
+
+/// Starts a thread that reads the runtime's event stream and logs supervision at info level
+/// (supervisors starting and stopping, restarts, intensity, escalations) and other abnormal
+/// exits at debug level, so the volume stays bounded by the tree, not by the traffic. It reads
+/// a last time and ends when `stop` hears or hangs up.
+fn log_supervision(handle: Handle, stop: mpsc::Receiver<()>) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("serve log".into())
+        .spawn(move || {
+            let mut reader = handle.events_from_start();
+            let mut supervisors: HashMap<Pid, Arc<str>> = HashMap::new();
+            let mut dropped = 0;
+            loop {
+                let stopping = !matches!(
+                    stop.recv_timeout(LOG_EVERY),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                );
+                loop {
+                    let events = handle.read_events(&mut reader, LOG_BATCH);
+                    for event in &events {
+                        log_event(&mut supervisors, event.pid, &event.kind);
+                    }
+                    if events.len() < LOG_BATCH {
+                        break;
+                    }
+                }
+                if reader.dropped() > dropped {
+                    tracing::warn!(
+                        lost = reader.dropped() - dropped,
+                        "runtime events went by faster than the log read them"
+                    );
+                    dropped = reader.dropped();
+                }
+                if stopping {
+                    return;
+                }
+            }
+        })
+        .context("could not start the log thread")
+}
+
+/// Logs one runtime event, if it is about supervision (see [`log_supervision`]).
+fn log_event(supervisors: &mut HashMap<Pid, Arc<str>>, pid: Pid, kind: &EventKind) {
+    let name = |supervisors: &HashMap<Pid, Arc<str>>| -> Arc<str> {
+        supervisors
+            .get(&pid)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(pid.to_string()))
+    };
+    match kind {
+        EventKind::Spawned {
+            kind: Kind::Supervisor | Kind::DynamicSupervisor,
+            label,
+            ..
+        } => {
+            let label: Arc<str> = label.clone().unwrap_or_else(|| Arc::from(pid.to_string()));
+            tracing::info!(supervisor = %label, pid = %pid, "supervisor started");
+            supervisors.insert(pid, label);
+        }
+        EventKind::Exited { reason } => match supervisors.remove(&pid) {
+            Some(label) if reason.is_abnormal() => {
+                tracing::warn!(supervisor = %label, pid = %pid, %reason, "supervisor stopped")
+            }
+            Some(label) => {
+                tracing::info!(supervisor = %label, pid = %pid, %reason, "supervisor stopped")
+            }
+            None if reason.is_abnormal() => {
+                tracing::debug!(pid = %pid, %reason, "process exited")
+            }
+            None => {}
+        },
+        EventKind::Restarted {
+            child,
+            old,
+            new,
+            reason,
+        } => tracing::info!(
+            supervisor = %name(supervisors),
+            child = %child,
+            old = %old,
+            new = %new,
+            %reason,
+            "child restarted"
+        ),
+        EventKind::IntensityExceeded {
+            restarts,
+            max_restarts,
+            period,
+        } => tracing::warn!(
+            supervisor = %name(supervisors),
+            restarts,
+            max_restarts,
+            ?period,
+            "restart intensity exceeded"
+        ),
+        EventKind::Escalated { to } => tracing::warn!(
+            supervisor = %name(supervisors),
+            to = %match to {
+                Some(p) => p.to_string(),
+                None => "nobody".to_string(),
+            },
+            "supervisor gave up and escalates"
+        ),
+        _ => {}
+    }
 }

@@ -17,7 +17,7 @@ use crate::state::animation::Animating;
 use crate::state::chat::{self, ChatServer};
 use crate::state::commands::{self, Command, DemoConfig};
 use crate::state::components::{Notice, Selection, Subsystem, TopSupervisors};
-use crate::state::ingest::RuntimeLink;
+use crate::state::link::RuntimeLink;
 use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
 use crate::AppConfig;

@@ -18,6 +18,7 @@ pub mod components;
 pub mod history;
 pub mod ingest;
 pub mod layout;
+pub mod link;
 pub mod observer;
 pub mod scripted;
 pub mod timeline;
@@ -41,12 +42,13 @@ use history::{record_histories, Histories};
 use ingest::{
     apply_snapshot_diff, diff_arrived, ingest_runtime_events, inspect_selected_process,
     inspection_due, read_connection_gauge, samples_arrived, take_observations,
-    update_runtime_stats, Observations, RuntimeLink,
+    update_runtime_stats, Observations,
 };
 use layout::{
     index_supervision_tree, layout_supervision_tree, tree_dirty, TreeExpansion, TreeIndex,
     TreeLayout,
 };
+use link::RuntimeLink;
 use timeline::Timeline;
 use warnings::{check_warnings, Warnings};
 

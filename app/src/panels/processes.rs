@@ -15,8 +15,8 @@ use crate::state::commands::Command;
 use crate::state::components::{
     Counters, FrameClock, Identity, ProcessId, ProcessStatus, Selection, ViewGeneration,
 };
-use crate::state::ingest::RuntimeLink;
 use crate::state::layout::natural_cmp;
+use crate::state::link::RuntimeLink;
 
 /// While only the data changes, the rows are re-sorted at most this often: a table that
 /// reshuffles ten times a second cannot be read anyway, and 100,000 rows cost a sort each time.

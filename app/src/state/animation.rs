@@ -8,7 +8,7 @@ use bevy_ecs::prelude::*;
 use super::components::{
     FrameClock, Lingering, PidIndex, ProcessId, ProcessStatus, ViewGeneration,
 };
-use super::ingest::RuntimeLink;
+use super::link::RuntimeLink;
 
 /// How long a flash lasts.
 pub const FLASH: Duration = Duration::from_millis(1000);

@@ -9,7 +9,7 @@ use crashcourse_runtime::chat::{ChatConfig, ChatError, Endpoint};
 use crashcourse_runtime::db::PoolMetrics;
 
 use super::components::{Subsystem, TopSupervisors};
-use super::ingest::RuntimeLink;
+use super::link::RuntimeLink;
 use super::observer::ChatProbe;
 
 /// The label of the chat server's top supervisor.

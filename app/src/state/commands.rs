@@ -8,8 +8,8 @@ use crashcourse_runtime::{ExitReason, Pid};
 
 use super::chat::start_chat;
 use super::components::{FrameClock, Notice, Selection, Subsystem, TopSupervisors};
-use super::ingest::RuntimeLink;
 use super::layout::{GroupKey, TreeExpansion};
+use super::link::RuntimeLink;
 use crate::demo;
 
 /// A request from a panel.

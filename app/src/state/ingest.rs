@@ -1,12 +1,11 @@
 //! Systems that read the runtime: its event stream (every frame, in batches), the observer's
 //! process-table diffs and metrics samples, and `process_info` of the selected process.
 
-use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
 use bevy_ecs::prelude::*;
-use crashcourse_runtime::observe::{EventKind, EventReader};
-use crashcourse_runtime::{ExitReason, Handle, Kind, Pid, Status};
+use crashcourse_runtime::observe::EventKind;
+use crashcourse_runtime::{ExitReason, Kind, Pid, Status};
 
 use super::animation::{Flash, FlashKind};
 use super::chat::{ChatServer, ChatStats};
@@ -15,74 +14,12 @@ use super::components::{
     ProcessStatus, RuntimeStats, Selection, SiblingOrder, StopReport, SupervisorLoad,
     TopSupervisors, ViewGeneration,
 };
-use super::observer::{MetricsSample, Observer, SnapshotDiff};
+use super::link::RuntimeLink;
+use super::observer::{MetricsSample, SnapshotDiff};
 use super::timeline::{Notable, Timeline, TimelineEntry};
-use super::Polling;
 
 /// At most this many events are ingested per frame; the rest wait for the next one.
 pub const EVENTS_PER_FRAME: usize = 20_000;
-
-/// How many despawned pids are remembered, so a late snapshot row cannot bring one back.
-const DEPARTED_MEMORY: usize = 8_192;
-
-/// The view model's connection to the runtime: a handle, an event cursor, and the observer
-/// thread that snapshots the process table and samples metrics.
-#[derive(Resource)]
-pub struct RuntimeLink {
-    pub handle: Handle,
-    events: EventReader,
-    pub observer: Observer,
-    /// Pids despawned recently, oldest first.
-    departed: Departed,
-    /// The last batch was full: more events are waiting.
-    pub behind: bool,
-    /// Process-table diffs applied so far (derived views re-sort when it moves).
-    pub snapshots: u64,
-}
-
-impl RuntimeLink {
-    /// Reads the stream from the oldest event the runtime still keeps, so processes started
-    /// before the app are seen too; starts the observer thread.
-    pub fn new(handle: Handle, polling: Polling) -> RuntimeLink {
-        RuntimeLink {
-            events: handle.events_from_start(),
-            observer: Observer::start(handle.clone(), polling),
-            handle,
-            departed: Departed::default(),
-            behind: false,
-            snapshots: 0,
-        }
-    }
-
-    /// Remembers that `pid`'s entity was despawned.
-    pub fn departed(&mut self, pid: Pid) {
-        self.departed.insert(pid);
-    }
-}
-
-/// A bounded set of pids, oldest forgotten first.
-#[derive(Default)]
-struct Departed {
-    set: HashSet<Pid>,
-    order: VecDeque<Pid>,
-}
-
-impl Departed {
-    fn insert(&mut self, pid: Pid) {
-        if self.set.insert(pid) {
-            self.order.push_back(pid);
-            if self.order.len() > DEPARTED_MEMORY {
-                if let Some(old) = self.order.pop_front() {
-                    self.set.remove(&old);
-                }
-            }
-        }
-    }
-
-    fn contains(&self, pid: &Pid) -> bool {
-        self.set.contains(pid)
-    }
-}
 
 /// What the observer sent this frame.
 #[derive(Resource, Default)]

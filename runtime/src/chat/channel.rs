@@ -162,6 +162,7 @@ async fn join_phase(ctx: &Ctx, join: Join) -> Result<Joined, ExitReason> {
         );
     };
     let refuse = |reason: &str| {
+        tracing::info!(topic = %topic, reason, "join refused");
         answer(false, error_reply(jr, msg_ref.as_deref(), &topic, reason));
         ExitReason::Normal
     };

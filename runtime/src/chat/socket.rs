@@ -232,6 +232,12 @@ fn handshake_check(
 ) -> impl FnOnce(&Request, Response) -> Result<Response, ErrorResponse> + Unpin {
     move |req: &Request, mut resp: Response| {
         let refuse = |status: StatusCode, why: &str| {
+            tracing::info!(
+                status = status.as_u16(),
+                uri = %req.uri(),
+                reason = why,
+                "websocket handshake refused"
+            );
             let mut r = ErrorResponse::new(Some(why.to_string()));
             *r.status_mut() = status;
             r
@@ -439,6 +445,8 @@ impl Socket {
         }
         if !self.rate.allow() {
             ChatMetrics::add(&self.shared.metrics.rate_limited);
+            // Per push: debug only, so a flood cannot flood the log.
+            tracing::debug!(topic = %f.topic, "push refused: rate limited");
             self.write(error_reply(
                 f.join_ref.as_deref(),
                 f.msg_ref.as_deref(),
@@ -458,11 +466,13 @@ impl Socket {
     async fn join(&mut self, f: Frame) {
         let (jr, r) = (f.join_ref.as_deref(), f.msg_ref.as_deref());
         if !f.topic.starts_with("room:") {
+            tracing::info!(topic = %f.topic, reason = "unmatched topic", "join refused");
             self.write(error_reply(jr, r, &f.topic, "unmatched topic"));
             return;
         }
         let replaced = self.channels.contains_key(&f.topic);
         if !replaced && self.channels.len() >= self.shared.config.max_channels {
+            tracing::info!(topic = %f.topic, reason = "too many channels joined", "join refused");
             self.write(error_reply(jr, r, &f.topic, "too many channels joined"));
             return;
         }
@@ -654,7 +664,14 @@ impl Socket {
     }
 }
 
+/// Why a socket is closed for what its client did (bad input, a flood, not reading); logged,
+/// once per connection.
 fn closing(code: CloseCode, reason: &str) -> Closing {
+    tracing::info!(
+        code = u16::from(code),
+        reason,
+        "socket closed by the server"
+    );
     (
         code,
         reason.to_string(),
