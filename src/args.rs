@@ -1,30 +1,7 @@
 //! Parsers for the command line's durations (`50ms`, `2s`), sizes (`64KiB`) and rates (`100/s`).
 
-use std::time::Duration;
-
-/// `250ms`, `2s`, `1m`, or a bare number of milliseconds.
-pub fn duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = split_unit(s);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration; write e.g. 50ms, 2s or 1m"))?;
-    if !n.is_finite() || n < 0.0 {
-        return Err(format!("{s:?} is not a duration; it must be zero or more"));
-    }
-    let ms = match unit {
-        "" | "ms" => n,
-        "s" => n * 1e3,
-        "m" | "min" => n * 60e3,
-        "us" | "µs" => n / 1e3,
-        other => {
-            return Err(format!(
-                "unknown time unit {other:?} in {s:?}; use ms, s or m"
-            ))
-        }
-    };
-    Ok(Duration::from_secs_f64(ms / 1e3))
-}
+/// `250ms`, `2s`, `1m`, or a bare number of milliseconds: the same parser `load` uses.
+pub use crashcourse_load::units::duration;
 
 /// `64KiB`, `1MiB`, `512B`, or a bare number of bytes.
 pub fn size(s: &str) -> Result<usize, String> {
@@ -67,6 +44,8 @@ fn split_unit(s: &str) -> (&str, &str) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
