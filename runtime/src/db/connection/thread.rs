@@ -152,11 +152,7 @@ impl Runner<'_> {
                     Stop::Interrupted => {
                         let err = self.ctl.stop_error(stop);
                         let _ = self.conn.execute_batch("ROLLBACK");
-                        let all = std::iter::once(insert)
-                            .chain(stored.into_iter().map(|(i, _)| i))
-                            .chain(rest)
-                            .collect();
-                        fail_all(all, err);
+                        fail_all(unwritten(insert, stored, rest), err);
                         return;
                     }
                 }
@@ -176,11 +172,7 @@ impl Runner<'_> {
                 Err(e) if self.conn.is_autocommit() => {
                     // The transaction is gone (interrupted, I/O error): nothing was written.
                     let err = self.ctl.map_err(e, self.path);
-                    let all = std::iter::once(insert)
-                        .chain(stored.into_iter().map(|(i, _)| i))
-                        .chain(rest)
-                        .collect();
-                    fail_all(all, err);
+                    fail_all(unwritten(insert, stored, rest), err);
                     return;
                 }
                 Err(e) => {
@@ -211,4 +203,17 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What of a batch is not committed when its transaction is lost: the insert in hand, those
+/// already stored in the open transaction, and the rest.
+fn unwritten(
+    insert: Insert,
+    stored: Vec<(Insert, StoredMessage)>,
+    rest: impl Iterator<Item = Insert>,
+) -> Vec<Insert> {
+    std::iter::once(insert)
+        .chain(stored.into_iter().map(|(i, _)| i))
+        .chain(rest)
+        .collect()
 }
