@@ -2,6 +2,7 @@
 
 /// `250ms`, `2s`, `1m`, or a bare number of milliseconds: the same parser `load` uses.
 pub use crashcourse_load::units::duration;
+use crashcourse_load::units::split_unit;
 
 /// `64KiB`, `1MiB`, `512B`, or a bare number of bytes.
 pub fn size(s: &str) -> Result<usize, String> {
@@ -33,13 +34,6 @@ pub fn rate(s: &str) -> Result<u32, String> {
         .ok()
         .filter(|&n| n > 0)
         .ok_or_else(|| format!("{s:?} is not a rate; write e.g. 100/s"))
-}
-
-fn split_unit(s: &str) -> (&str, &str) {
-    let i = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    (&s[..i], s[i..].trim())
 }
 
 #[cfg(test)]

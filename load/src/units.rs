@@ -73,7 +73,8 @@ pub fn percent(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{s:?} is not a percentage; write e.g. 1% or 0.5%"))
 }
 
-fn split_unit(s: &str) -> (&str, &str) {
+/// Splits `64KiB` into `("64", "KiB")`: the number, then the unit.
+pub fn split_unit(s: &str) -> (&str, &str) {
     let i = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
