@@ -1,6 +1,6 @@
 //! The busy loop: a process ("busy loop") that keeps its worker thread on the CPU for
 //! [`SLICE`] at a time and yields only once between slices, under a supervisor labelled
-//! "busy loop". The watchdog names it while a slice runs; since exit signals are taken
+//! "busy loop fault". The watchdog names it while a slice runs; since exit signals are taken
 //! between polls, switching it off takes effect at the end of the current slice.
 
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub(super) fn start(handle: &Handle, figures: &Arc<Figures>) -> Result<Pid, Faul
         .shutdown(Shutdown::BrutalKill);
     supervisor::start(
         handle,
-        SpawnOpts::new().label("busy loop"),
+        SpawnOpts::new().label("busy loop fault"),
         SupervisorSpec::new(Strategy::OneForOne, Intensity::elixir()).child(busy),
     )
     .map_err(|e| FaultError::Runtime(e.to_string()))
