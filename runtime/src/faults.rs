@@ -26,8 +26,14 @@ use parking_lot::Mutex;
 use crate::db::Pool;
 use crate::{ExitReason, Handle, Pid};
 
-pub use chaos::{ChaosPlan, ChaosReport};
+pub use busy_loop::SLICE as BUSY_SLICE;
+pub use chaos::{ChaosPlan, ChaosReport, MAX_PER_SECOND};
+pub use flood::{FLOOD_BYTES, FLOOD_LIMIT, FLOOD_PER_SECOND};
+pub use hoarder::HOARD_LIMIT;
+pub use leak::{LEAK_LIMIT, LEAK_PER_SECOND};
+pub use pool_switches::SLOW_QUERY;
 pub use status::FaultStatus;
+pub use unmatched::{UNMATCHED_LIMIT, UNMATCHED_PER_SECOND};
 
 use chaos::ChaosRun;
 use status::Figures;
