@@ -6,6 +6,18 @@
 //! else; switching it off stops that supervisor and waits until it is gone, so the process
 //! count and memory fall back. The two pool faults are the pool's lesson switches. Nothing
 //! here is reachable from the network.
+//!
+//! ```
+//! use crashcourse_runtime::{FaultKind, Faults, Runtime, RuntimeConfig};
+//!
+//! let rt = Runtime::start(RuntimeConfig::default());
+//! let faults = Faults::new(&rt);
+//! let before = rt.process_count();
+//! faults.switch_on(FaultKind::Leak).unwrap();
+//! assert!(faults.is_on(FaultKind::Leak));
+//! faults.switch_off(FaultKind::Leak).unwrap();
+//! assert_eq!(rt.process_count(), before);
+//! ```
 
 mod busy_loop;
 mod chaos;
@@ -122,6 +134,16 @@ pub enum FaultError {
 #[derive(Clone)]
 pub struct Faults {
     inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on: Vec<FaultKind> = self.inner.on.lock().keys().copied().collect();
+        f.debug_struct("Faults")
+            .field("on", &on)
+            .field("pool", &self.inner.pool.is_some())
+            .finish()
+    }
 }
 
 struct Inner {
