@@ -402,6 +402,14 @@ fn bad_chaos_plans_are_rejected() {
             duration: Duration::ZERO,
             ..plan.clone()
         },
+        ChaosPlan {
+            duration: Duration::MAX,
+            ..plan.clone()
+        },
+        ChaosPlan {
+            per_second: 1e9,
+            ..plan.clone()
+        },
     ] {
         assert!(
             matches!(faults.start_chaos(bad.clone()), Err(FaultError::BadPlan(_))),

@@ -30,6 +30,8 @@ const KINDS: [Kind; 12] = [
 ];
 /// The highest rate a plan may ask for.
 pub const MAX_PER_SECOND: f64 = 10_000.0;
+/// The longest a plan may run.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// How many recent kills a report lists.
 const RECENT: usize = 20;
 
@@ -89,8 +91,11 @@ impl ChaosPlan {
                 self.per_second
             )));
         }
-        if self.duration.is_zero() {
-            return Err(FaultError::BadPlan("the duration must be above 0".into()));
+        if self.duration.is_zero() || self.duration > MAX_DURATION {
+            return Err(FaultError::BadPlan(format!(
+                "the duration must be above 0 and at most 24 h, not {:?}",
+                self.duration
+            )));
         }
         Ok(())
     }
