@@ -21,8 +21,11 @@
 
 mod busy_loop;
 mod chaos;
+mod error;
+mod figures;
 mod flood;
 mod hoarder;
+mod kind;
 mod leak;
 mod pool_switches;
 mod status;
@@ -39,94 +42,21 @@ use crate::db::Pool;
 use crate::{ExitReason, Handle, Pid};
 
 pub use busy_loop::SLICE as BUSY_SLICE;
-pub use chaos::{ChaosPlan, ChaosReport, MAX_PER_SECOND};
+pub use chaos::{ChaosPlan, ChaosReport, MAX_DURATION, MAX_PER_SECOND};
+pub use error::FaultError;
 pub use flood::{FLOOD_BYTES, FLOOD_LIMIT, FLOOD_PER_SECOND};
 pub use hoarder::HOARD_LIMIT;
+pub use kind::FaultKind;
 pub use leak::{LEAK_LIMIT, LEAK_PER_SECOND};
 pub use pool_switches::SLOW_QUERY;
 pub use status::FaultStatus;
 pub use unmatched::{UNMATCHED_LIMIT, UNMATCHED_PER_SECOND};
 
 use chaos::ChaosRun;
-use status::Figures;
+use figures::Figures;
 
 /// How long switching a fault off waits for its supervisor to be gone.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One fault a learner can switch on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FaultKind {
-    /// Processes started every second that nobody stops, under a supervisor labelled "leak".
-    Leak,
-    /// A producer ("flood producer") sending faster than its consumer ("flood consumer") reads.
-    MailboxFlood,
-    /// A process ("unmatched") sent messages its selective receive never matches.
-    UnmatchedMessages,
-    /// A server ("hoarder") whose state grows without bound.
-    UnboundedState,
-    /// A process ("busy loop") that keeps a worker thread busy and rarely yields.
-    BusyLoop,
-    /// Every database query made slow (the pool's latency switch).
-    SlowQueries,
-    /// SQLite's write lock held from outside the pool.
-    WriteLock,
-}
-
-impl FaultKind {
-    /// Every fault, in the order the app lists them.
-    pub const ALL: [FaultKind; 7] = [
-        FaultKind::Leak,
-        FaultKind::MailboxFlood,
-        FaultKind::UnmatchedMessages,
-        FaultKind::UnboundedState,
-        FaultKind::BusyLoop,
-        FaultKind::SlowQueries,
-        FaultKind::WriteLock,
-    ];
-
-    /// A short snake_case name, as the command line and lessons spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::Leak => "leak",
-            FaultKind::MailboxFlood => "mailbox_flood",
-            FaultKind::UnmatchedMessages => "unmatched_messages",
-            FaultKind::UnboundedState => "unbounded_state",
-            FaultKind::BusyLoop => "busy_loop",
-            FaultKind::SlowQueries => "slow_queries",
-            FaultKind::WriteLock => "write_lock",
-        }
-    }
-
-    /// The fault named `s` (as [`name`](Self::name) spells it; spaces or dashes for `_` too).
-    pub fn parse(s: &str) -> Option<FaultKind> {
-        let s = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-        FaultKind::ALL.into_iter().find(|k| k.name() == s)
-    }
-
-    /// Whether this fault is a switch on the database pool rather than processes.
-    pub fn needs_pool(self) -> bool {
-        matches!(self, FaultKind::SlowQueries | FaultKind::WriteLock)
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Why a fault or chaos could not be switched.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FaultError {
-    #[error("the {0} fault needs a database pool (build Faults with with_pool)")]
-    NeedsPool(FaultKind),
-    #[error("chaos is running already")]
-    ChaosRunning,
-    #[error("bad chaos plan: {0}")]
-    BadPlan(String),
-    #[error("{0}")]
-    Runtime(String),
-}
 
 /// The fault switches of one runtime (and optionally its pool). Cheap to clone; nothing runs
 /// until a fault is switched on. Its methods block the calling thread while they wait for

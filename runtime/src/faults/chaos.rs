@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::status::Figures;
-use super::FaultError;
+use super::error::FaultError;
+use super::figures::Figures;
 use crate::observe::ProcessRow;
 use crate::{ExitReason, Handle, Kind, Pid, SpawnOpts, Status};
 
