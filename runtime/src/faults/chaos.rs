@@ -215,7 +215,6 @@ pub(super) fn start(
             let mut rng = Rng::new(plan.seed.unwrap_or_else(clock_seed));
             let interval = Duration::from_secs_f64(1.0 / plan.per_second);
             let end = started + plan.duration;
-            let mut rows = Vec::new();
             let mut tick: u32 = 1;
             loop {
                 let due = started + interval * tick;
@@ -224,19 +223,12 @@ pub(super) fn start(
                 }
                 tick = tick.saturating_add(1);
                 async_io::Timer::at(due).await;
-                ctx.handle().process_table_into(&mut rows);
-                rows.retain(|row| {
-                    row.pid != ctx.pid()
-                        && row.status != Status::Exited
-                        && plan.kinds.contains(&row.kind)
-                        && !figures.is_spared(row.pid, row.parent)
-                });
-                let victim = (!rows.is_empty()).then(|| &rows[rng.below(rows.len())]);
+                let victim = pick(ctx.handle(), ctx.pid(), &plan.kinds, &figures, &mut rng);
                 let mut r = finish.report.lock();
                 match victim {
                     Some(row) if ctx.handle().kill(row.pid).is_ok() => {
                         tracing::debug!(pid = %row.pid, kind = row.kind.name(), name = row.display_name(), "chaos killed");
-                        r.count(row);
+                        r.count(&row);
                     }
                     _ => r.missed += 1,
                 }
@@ -249,6 +241,36 @@ pub(super) fn start(
         started,
         report,
     })
+}
+
+/// A live process of one of `kinds`, chosen uniformly (reservoir sampling over one pass of the
+/// table, without copying it: chaos stays cheap beside a table of 100,000 leaked processes).
+fn pick(
+    handle: &Handle,
+    me: Pid,
+    kinds: &[Kind],
+    figures: &Figures,
+    rng: &mut Rng,
+) -> Option<ProcessRow> {
+    let spared = figures.spared();
+    let mut seen = 0usize;
+    let mut chosen = None;
+    handle.0.table.for_each(|p| {
+        if p.pid == me
+            || !kinds.contains(&p.kind)
+            || p.status() == Status::Exited
+            || spared.contains(&p.pid)
+            || p.parent.is_some_and(|parent| spared.contains(&parent))
+        {
+            return;
+        }
+        seen += 1;
+        if rng.below(seen) == 0 {
+            chosen = Some(p.clone());
+        }
+    });
+    let now = handle.0.now().as_nanos() as u64;
+    chosen.map(|p| ProcessRow::read(&p, now, &[]))
 }
 
 fn clock_seed() -> u64 {

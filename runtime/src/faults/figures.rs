@@ -29,10 +29,9 @@ impl Figures {
         self.spared.lock().retain(|p| *p != sup);
     }
 
-    /// Whether chaos must leave `pid` (whose supervisor is `parent`) alone.
-    pub(crate) fn is_spared(&self, pid: Pid, parent: Option<Pid>) -> bool {
-        let spared = self.spared.lock();
-        spared.contains(&pid) || parent.is_some_and(|p| spared.contains(&p))
+    /// The supervisors chaos must leave alone, with everything under them.
+    pub(crate) fn spared(&self) -> Vec<Pid> {
+        self.spared.lock().clone()
     }
 }
 
