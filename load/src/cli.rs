@@ -51,6 +51,10 @@ pub struct LoadArgs {
     /// The room to join (topic room:<ROOM>); WebSocket mode.
     #[arg(long, default_value = "lobby")]
     pub room: String,
+    /// Spread the clients over this many rooms (room:<ROOM>-0, room:<ROOM>-1, ...); 1 puts
+    /// them all in room:<ROOM>. Every message is broadcast to its room's members.
+    #[arg(long, default_value_t = 1)]
+    pub rooms: usize,
     /// Closed model: messages (requests) per client per second, e.g. 2/s; 0 only connects and
     /// joins (WebSocket); max sends again as soon as the reply is in.
     #[arg(long, default_value = "1/s", value_parser = units::rate)]
@@ -107,6 +111,7 @@ impl LoadArgs {
         plan.ramp = self.ramp;
         plan.duration = self.duration;
         plan.room = self.room.clone();
+        plan.rooms = self.rooms;
         plan.model = match self.arrival_rate {
             Some(arrival_rate) => Model::Open { arrival_rate },
             None => Model::Closed { rate: self.rate.0 },
@@ -285,6 +290,7 @@ mod tests {
             "--workers",
             "--quiet",
             "--slow-ms",
+            "--rooms",
             "--contrast",
             "--http-url",
         ] {
