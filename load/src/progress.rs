@@ -60,7 +60,9 @@ pub fn watch_with(
             }
         }
         ProgressStyle::Lines => {
-            lines(&mut std::io::stderr(), poll, LINE_EVERY, finished, || now().1);
+            lines(&mut std::io::stderr(), poll, LINE_EVERY, finished, || {
+                now().1
+            });
         }
         ProgressStyle::Bar => {
             let bar = ProgressBar::with_draw_target(
@@ -139,11 +141,21 @@ mod tests {
                 polls.set(polls.get() + 1);
                 polls.get() > 3
             },
-            || describe(Live { sent: 7, ..Live::default() }, Duration::from_secs(10)),
+            || {
+                describe(
+                    Live {
+                        sent: 7,
+                        ..Live::default()
+                    },
+                    Duration::from_secs(10),
+                )
+            },
         );
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.lines().count(), 3, "{text}");
-        assert!(text.lines().all(|l| l.starts_with("load: 0s/10s") && l.contains("sent 7")));
+        assert!(text
+            .lines()
+            .all(|l| l.starts_with("load: 0s/10s") && l.contains("sent 7")));
         assert!(!text.contains('\x1b'), "no terminal escapes: {text:?}");
     }
 }
