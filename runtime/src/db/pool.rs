@@ -456,8 +456,10 @@ async fn start_missing(ctx: crate::Ctx, shared: Arc<PoolShared>) {
                         );
                     }
                     Some(pid) if shared.slots[index].retired.load(Ordering::Acquire) => {
-                        // It is on its way out: once it is gone, start it again.
-                        let _ = h.wait_exit(pid).await;
+                        // It is on its way out: once it is gone, start it again. (A flag
+                        // left from before a restart is cleared once the new one is up, so
+                        // the wait is bounded.)
+                        let _ = with_timeout(Duration::from_secs(5), h.wait_exit(pid)).await;
                         again = true;
                     }
                     Some(_) => {}
