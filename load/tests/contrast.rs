@@ -92,7 +92,7 @@ fn under_the_same_load_the_thread_pool_queues_and_the_processes_do_not() {
         t.latency_ms.round_trip.p99.expect("thread-pool replies"),
         p.latency_ms.round_trip.p99.expect("process replies"),
     );
-    assert!(pp99 < 600.0, "processes p99 {pp99} ms");
+    assert!(pp99 < 1500.0, "processes p99 {pp99} ms");
     assert!(tp99 > 2.0 * pp99, "thread pool p99 {tp99} ms vs {pp99} ms");
     assert!(
         p.messages.acknowledged_per_s > 1.5 * t.messages.acknowledged_per_s,
