@@ -8,6 +8,9 @@ use bevy_ecs::world::World;
 use crashcourse_runtime::{Handle, Pid, Runtime};
 use eframe::egui;
 
+use crate::lessons::engine::LessonInput;
+use crate::lessons::{Catalog, LessonEngine};
+use crate::panels::lesson::LessonPanel;
 use crate::panels::{
     Dashboard, Inspector, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, Tab,
     TimelinePanel, View, WarningsPanel,
@@ -57,6 +60,10 @@ pub struct CrashcourseApp {
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
+    /// The lesson being followed, the catalog and the learner's progress.
+    lessons: LessonEngine,
+    lesson_panel: LessonPanel,
+    lesson_inputs: Vec<LessonInput>,
     /// The previous run's selection, looked for until found or given up.
     restore: Option<(Vec<String>, Instant)>,
     theme: egui::ThemePreference,
@@ -91,6 +98,21 @@ impl CrashcourseApp {
         if !failures.is_empty() {
             world.resource_mut::<Notice>().0 = Some((failures.join("; "), Instant::now()));
         }
+        let mut lessons = LessonEngine::for_world(&world);
+        if let Some(dir) = &config.lessons_dir {
+            lessons.catalog = Catalog::load_dir(dir).unwrap_or_else(|e| Catalog {
+                source: crate::lessons::LessonSource::Dir(dir.clone()),
+                entries: vec![crate::lessons::Entry::Broken {
+                    file: dir.display().to_string(),
+                    problems: vec![crate::lessons::Problem {
+                        file: dir.display().to_string(),
+                        line: 1,
+                        col: 1,
+                        message: e,
+                    }],
+                }],
+            });
+        }
         CrashcourseApp {
             world,
             schedule: state::build_schedule(),
@@ -104,6 +126,9 @@ impl CrashcourseApp {
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
+            lessons,
+            lesson_panel: LessonPanel::default(),
+            lesson_inputs: Vec::new(),
             restore: None,
             theme: egui::ThemePreference::System,
             waker_set: false,
@@ -179,6 +204,7 @@ impl CrashcourseApp {
     pub fn update_view_model(&mut self) {
         let start = Instant::now();
         state::run_frame(&mut self.world, &mut self.schedule, start);
+        self.lessons.update(&self.world);
         self.restore_selection();
         self.costs.view_model = start.elapsed();
     }
@@ -191,6 +217,21 @@ impl CrashcourseApp {
     /// Applies a command as if a panel had sent it.
     pub fn apply(&mut self, command: Command) {
         commands::apply(&mut self.world, command);
+    }
+
+    /// The lesson engine: catalog, progress, the open lesson.
+    pub fn lessons(&self) -> &LessonEngine {
+        &self.lessons
+    }
+
+    /// Applies a lesson-panel request as if the learner had clicked it.
+    pub fn lesson_input(&mut self, input: LessonInput) {
+        if let Some(command) = self.lessons.input(&self.world, input) {
+            commands::apply(&mut self.world, command);
+        }
+        if let Some(pid) = self.lessons.reveal.take() {
+            self.tree.reveal = Some(pid);
+        }
     }
 
     /// Selects the process at the previous run's selection path once it appears.
@@ -223,6 +264,21 @@ impl CrashcourseApp {
             .resizable(true)
             .default_size(340.0)
             .show(ui, |ui| self.tree.ui(ui, world, commands));
+        let lessons = &self.lessons;
+        let lesson_inputs = &mut self.lesson_inputs;
+        let lesson_panel = &mut self.lesson_panel;
+        if lesson_panel.folded {
+            egui::Panel::left("lesson strip")
+                .resizable(false)
+                .exact_size(96.0)
+                .show(ui, |ui| lesson_panel.ui(ui, world, lessons, lesson_inputs));
+        } else {
+            egui::Panel::left("lesson panel")
+                .resizable(true)
+                .default_size(380.0)
+                .min_size(260.0)
+                .show(ui, |ui| lesson_panel.ui(ui, world, lessons, lesson_inputs));
+        }
         egui::Panel::right("inspector")
             .resizable(true)
             .default_size(320.0)
@@ -257,7 +313,10 @@ impl CrashcourseApp {
             }
         });
 
-        let acted = !self.commands.is_empty();
+        let acted = !self.commands.is_empty() || !self.lesson_inputs.is_empty();
+        for input in std::mem::take(&mut self.lesson_inputs) {
+            self.lesson_input(input);
+        }
         for command in std::mem::take(&mut self.commands) {
             commands::apply(&mut self.world, command);
         }
@@ -289,6 +348,7 @@ impl CrashcourseApp {
         let start = Instant::now();
         // Leave the runtime's own shutdown (which waits up to 2 s for processes) its share.
         let chat_limit = limit.saturating_sub(Duration::from_millis(2500));
+        self.lessons.shutdown(&runtime.handle());
         let in_time = chat::stop_chat(&mut self.world, chat_limit.max(Duration::from_millis(500)));
         self.world.resource_mut::<RuntimeLink>().observer.stop();
         runtime.shutdown();

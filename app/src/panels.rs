@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod inspector;
+pub mod lesson;
 pub mod processes;
 pub mod status;
 pub mod stopped;

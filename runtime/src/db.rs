@@ -50,6 +50,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use repo::LessonRecord;
 pub use error::DbError;
 pub use metrics::{CheckoutOutcome, CheckoutRecord, PoolMetrics, Quantiles};
 pub use migrations::SCHEMA_VERSION;
