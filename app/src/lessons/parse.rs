@@ -782,11 +782,14 @@ impl<'a> Parser<'_, 'a> {
         }
     }
 
+    /// The process a `show` or an action points at. In an action `label` is the button's
+    /// own text, so a process label is given there as `target_label`.
     fn target(&mut self, t: &mut Table<'_, '_>, at: usize, what: &str) -> Option<Target> {
+        let label_key = if what == "show" { "label" } else { "target_label" };
         let name = self.string(t, "name", false);
         let kind_at = t.peek("kind");
         let kind = self.string(t, "kind", false);
-        let label = self.string(t, "label", false);
+        let label = self.string(t, label_key, false);
         match (name, kind, label) {
             (Some(n), None, None) => Some(Target::Name(n)),
             (None, Some(k), None) => match parse_kind(&k) {
@@ -798,7 +801,7 @@ impl<'a> Parser<'_, 'a> {
             },
             (None, None, Some(l)) => Some(Target::Label(l)),
             _ => {
-                self.err(at, format!("`{what}` needs exactly one of `name`, `kind` or `label`"));
+                self.err(at, format!("`{what}` needs exactly one of `name`, `kind` or `{label_key}`"));
                 None
             }
         }
@@ -906,4 +909,64 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         _ => return None,
     };
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"+++
+id = "t"
+title = "T"
+minutes = 5
+summary = "S."
++++
+
+Intro.
+
++++
+id = "one"
+title = "One"
+hints = ["a"]
+
+[predict]
+question = "Q?"
+answers = ["x", "y"]
+
+[[action]]
+label = "Crash a channel"
+do = "crash"
+kind = "channel"
+
+[check]
+kind = "event"
+event = "exited"
+kind_of = "channel"
++++
+
+Before {{processes}}.
+
+<!-- after -->
+
+After.
+"#;
+
+    #[test]
+    fn a_good_lesson_parses_into_steps_with_prose_split_at_the_marker() {
+        let lesson = parse_lesson("t.md", GOOD).unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(lesson.intro, "Intro.");
+        let step = &lesson.steps[0];
+        assert_eq!(step.actions[0].op, Op::Crash(Target::Kind(crashcourse_runtime::Kind::Channel)));
+        assert_eq!(step.before, "Before {{processes}}.");
+        assert_eq!(step.after, "After.");
+    }
+
+    #[test]
+    fn problems_point_at_the_line_and_column() {
+        let bad = GOOD.replace("do = \"crash\"", "do = \"explode\"");
+        let problems = parse_lesson("t.md", &bad).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!((problems[0].line, problems[0].col), (21, 6));
+        assert!(problems[0].to_string().starts_with("t.md:21:6: unknown action \"explode\""));
+    }
 }
