@@ -27,9 +27,11 @@ fn main() {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let abs = path.canonicalize().unwrap_or(path);
-        code.push_str(&format!("    ({name:?}, include_str!({:?})),\n", abs.display().to_string()));
+        code.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            abs.display().to_string()
+        ));
     }
     code.push(']');
-    std::fs::write(Path::new(&out).join("embedded_lessons.rs"), code)
-        .expect("OUT_DIR is writable");
+    std::fs::write(Path::new(&out).join("embedded_lessons.rs"), code).expect("OUT_DIR is writable");
 }

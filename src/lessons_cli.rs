@@ -61,7 +61,12 @@ pub fn run(command: LessonsCommand) -> i32 {
                         println!("{p}");
                     }
                 } else {
-                    println!("{:>2}  BROKEN {file}: {} problem(s), first: {}", n + 1, problems.len(), problems[0]);
+                    println!(
+                        "{:>2}  BROKEN {file}: {} problem(s), first: {}",
+                        n + 1,
+                        problems.len(),
+                        problems[0]
+                    );
                 }
             }
         }
@@ -83,7 +88,9 @@ fn load(dir: Option<&Path>) -> Result<Catalog, String> {
         None => match Catalog::find_dir() {
             Some(dir) => Catalog::load_dir(&dir),
             None if Catalog::has_embedded() => Ok(Catalog::embedded()),
-            None => Err("no lessons directory found; pass one: crashcourse lessons check DIR".into()),
+            None => {
+                Err("no lessons directory found; pass one: crashcourse lessons check DIR".into())
+            }
         },
     }
 }

@@ -58,7 +58,11 @@ fn the_shipped_lessons_are_clean() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout.lines().count(), lesson_count(), "one line per lesson: {stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        lesson_count(),
+        "one line per lesson: {stdout}"
+    );
     assert!(stdout.contains("01-processes.md"), "{stdout}");
     let list = crashcourse(&["lessons", "list", dir.to_str().expect("utf-8 path")]);
     assert!(list.status.success());

@@ -1,15 +1,14 @@
 //! What a lesson's buttons do to the runtime, and how the lesson undoes it: the processes it
-//! spawned live under a dynamic supervisor named `lesson`, the band under a supervisor named
+//! spawned live under a supervisor process labelled `lesson`, the band under a supervisor named
 //! `band`; leaving or resetting a lesson stops both.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bevy_ecs::world::World;
-use crashcourse_runtime::dynamic_supervisor::{self, DynamicSpec};
-use crashcourse_runtime::supervisor::{self, ChildSpec, Intensity, Restart, Strategy, SupervisorSpec};
-use crashcourse_runtime::{Ctx, ExitReason, Handle, Pid, SpawnOpts};
+use crashcourse_runtime::supervisor::{self, ChildSpec, Intensity, Strategy, SupervisorSpec};
+use crashcourse_runtime::{Ctx, ExitReason, Handle, Kind, Pid, SpawnOpts};
 
 use super::model::{BandStrategy, Op, SignalReason, Target};
 use crate::state::chat::ChatServer;
@@ -23,9 +22,6 @@ pub const BAND: &str = "band";
 /// The band's members, in start order.
 pub const BAND_MEMBERS: [&str; 3] = ["singer", "guitarist", "drummer"];
 
-/// How long a child start may take before the spawner gives up.
-const START_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// What the lesson's own spawn measured, shared with the spawner process.
 #[derive(Debug, Default)]
 pub struct SpawnFigures {
@@ -35,6 +31,8 @@ pub struct SpawnFigures {
     pub per_idle: AtomicUsize,
     /// Bumped by every stop, so a spawner still at work gives up.
     generation: AtomicU64,
+    /// The children, so a stop can end them before their supervisor.
+    children: Mutex<Vec<Pid>>,
 }
 
 /// What the current lesson started and must stop.
@@ -75,7 +73,9 @@ pub fn perform(op: &Op, world: &World, owned: &mut Owned) -> Result<Effect, Acti
                 .get_resource::<ChatServer>()
                 .and_then(|c| c.http_url.clone())
                 .ok_or("the chat server is not running")?;
-            Ok(Effect::Command(Command::OpenUrl(format!("{url}/?room={room}"))))
+            Ok(Effect::Command(Command::OpenUrl(format!(
+                "{url}/?room={room}"
+            ))))
         }
         Op::Kill(target) => {
             let pid = find(world, &handle, target)?;
@@ -138,27 +138,63 @@ pub fn op_name(op: &Op) -> &'static str {
     }
 }
 
-/// Stops everything the lesson started: its idle processes and the band.
+/// Stops everything the lesson started: its idle processes and the band. The children go
+/// first and their supervisor last (as an OTP supervisor stops its children before it exits),
+/// from a process of its own so the window never waits.
 pub fn stop_all(handle: &Handle, owned: &mut Owned) {
     owned.figures.generation.fetch_add(1, Ordering::SeqCst);
     owned.figures.spawned.store(0, Ordering::SeqCst);
-    for pid in [owned.lesson_sup.take(), owned.band.take()].into_iter().flatten() {
-        let _ = handle.exit(pid, ExitReason::Shutdown);
+    let children = std::mem::take(
+        &mut *owned
+            .figures
+            .children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
+    if let Some(band) = owned.band.take() {
+        let _ = handle.exit(band, ExitReason::Shutdown);
+    }
+    let Some(sup) = owned.lesson_sup.take() else {
+        return;
+    };
+    let stopper = handle.spawn_with(
+        SpawnOpts::new().label("lesson stopper"),
+        move |ctx: Ctx| async move {
+            let handle = ctx.handle().clone();
+            for (i, pid) in children.into_iter().enumerate() {
+                let _ = handle.exit(pid, ExitReason::Shutdown);
+                if i % 1024 == 1023 {
+                    yield_now().await;
+                }
+            }
+            let _ = handle.exit(sup, ExitReason::Shutdown);
+            ExitReason::Normal
+        },
+    );
+    if stopper.is_err() {
+        let _ = handle.exit(sup, ExitReason::Shutdown);
     }
 }
 
-/// Starts `count` idle processes under the lesson's dynamic supervisor, from a spawner
+/// Starts `count` idle processes under the lesson's supervisor process, from a spawner
 /// process (so the window never waits), then measures their mean memory.
+///
+/// The `lesson` process is shown as a supervisor with the children under it; [`stop_all`]
+/// stops the children, then it, as an OTP supervisor's shutdown would. Children are spawned
+/// directly rather than through a supervisor call each, so 100,000 of them start in a moment
+/// even in a debug build.
 fn spawn_idle(handle: &Handle, owned: &mut Owned, count: usize) -> Result<(), ActionError> {
     let sup = match owned.lesson_sup.filter(|p| handle.is_alive(*p)) {
         Some(sup) => sup,
         None => {
-            let sup = dynamic_supervisor::start(
-                handle,
-                SpawnOpts::new().label(LESSON_SUPERVISOR),
-                DynamicSpec::new(Intensity::elixir()),
-            )
-            .map_err(|e| format!("the lesson supervisor did not start: {e}"))?;
+            let sup = handle
+                .spawn_with(
+                    SpawnOpts::new()
+                        .label(LESSON_SUPERVISOR)
+                        .kind(Kind::Supervisor),
+                    idle,
+                )
+                .map_err(|e| format!("the lesson supervisor did not start: {e}"))?;
             owned.lesson_sup = Some(sup);
             sup
         }
@@ -166,40 +202,70 @@ fn spawn_idle(handle: &Handle, owned: &mut Owned, count: usize) -> Result<(), Ac
     let figures = owned.figures.clone();
     let generation = figures.generation.load(Ordering::SeqCst);
     handle
-        .spawn_with(SpawnOpts::new().label("lesson spawner"), move |ctx: Ctx| async move {
-            let handle = ctx.handle().clone();
-            let label: Arc<str> = Arc::from("idle");
-            let mut sample = Vec::new();
-            for _ in 0..count {
-                if figures.generation.load(Ordering::SeqCst) != generation {
-                    return ExitReason::Normal;
-                }
-                let spec = ChildSpec::worker("idle", idle)
-                .label(label.clone())
-                .restart(Restart::Temporary);
-                match dynamic_supervisor::start_child(&handle, sup, spec, START_TIMEOUT).await {
-                    Ok(Ok(pid)) => {
-                        figures.spawned.fetch_add(1, Ordering::SeqCst);
-                        if sample.len() < 64 {
-                            sample.push(pid);
-                        }
+        .spawn_with(
+            SpawnOpts::new().label("lesson spawner"),
+            move |ctx: Ctx| async move {
+                let handle = ctx.handle().clone();
+                let label: Arc<str> = Arc::from("idle");
+                let mut sample = Vec::new();
+                for i in 0..count {
+                    if figures.generation.load(Ordering::SeqCst) != generation {
+                        return ExitReason::Normal;
                     }
-                    _ => return ExitReason::custom("the lesson supervisor stopped"),
+                    let opts = SpawnOpts::new().label(label.clone()).parent(sup);
+                    match handle.spawn_with(opts, idle) {
+                        Ok(pid) => {
+                            figures
+                                .children
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(pid);
+                            figures.spawned.fetch_add(1, Ordering::SeqCst);
+                            if sample.len() < 64 {
+                                sample.push(pid);
+                            }
+                        }
+                        Err(e) => return ExitReason::custom(format!("spawn {i} failed: {e}")),
+                    }
+                    if i % 1024 == 1023 {
+                        // Let the rest of the runtime run between batches.
+                        yield_now().await;
+                    }
                 }
-            }
-            let sizes: Vec<usize> = sample
-                .iter()
-                .filter_map(|p| handle.process_info(*p).and_then(|i| i.row).map(|r| r.memory))
-                .collect();
-            if !sizes.is_empty() && figures.generation.load(Ordering::SeqCst) == generation {
-                figures
-                    .per_idle
-                    .store(sizes.iter().sum::<usize>() / sizes.len(), Ordering::SeqCst);
-            }
-            ExitReason::Normal
-        })
+                let sizes: Vec<usize> = sample
+                    .iter()
+                    .filter_map(|p| {
+                        handle
+                            .process_info(*p)
+                            .and_then(|i| i.row)
+                            .map(|r| r.memory)
+                    })
+                    .collect();
+                if !sizes.is_empty() && figures.generation.load(Ordering::SeqCst) == generation {
+                    figures
+                        .per_idle
+                        .store(sizes.iter().sum::<usize>() / sizes.len(), Ordering::SeqCst);
+                }
+                ExitReason::Normal
+            },
+        )
         .map_err(|e| format!("the spawner did not start: {e}"))?;
     Ok(())
+}
+
+/// Yields once to the executor.
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 /// An idle process: waits for messages forever and drops them.

@@ -14,7 +14,10 @@ const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_l
 #[derive(Clone, Debug)]
 pub enum Entry {
     Ready(Lesson),
-    Broken { file: String, problems: Vec<Problem> },
+    Broken {
+        file: String,
+        problems: Vec<Problem>,
+    },
 }
 
 impl Entry {
@@ -67,12 +70,17 @@ impl Catalog {
             let name = path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            let text = std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| {
-                String::from_utf8(b).map_err(|_| "the file is not UTF-8 text".to_string())
-            });
+            let text = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| {
+                    String::from_utf8(b).map_err(|_| "the file is not UTF-8 text".to_string())
+                });
             (name, text)
         });
-        Ok(Catalog::from_texts(LessonSource::Dir(dir.to_path_buf()), texts))
+        Ok(Catalog::from_texts(
+            LessonSource::Dir(dir.to_path_buf()),
+            texts,
+        ))
     }
 
     /// The lessons compiled into the binary.

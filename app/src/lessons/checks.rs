@@ -78,13 +78,22 @@ impl CheckState {
     }
 
     /// Re-evaluates metric, quiz and done checks at `now`; `value` reads a metric.
-    pub fn evaluate(&mut self, check: &Check, now: Instant, value: impl FnOnce(&str) -> Option<f64>) -> bool {
+    pub fn evaluate(
+        &mut self,
+        check: &Check,
+        now: Instant,
+        value: impl FnOnce(&str) -> Option<f64>,
+    ) -> bool {
         if self.held {
             return true;
         }
         match check {
             Check::Event(_) => {}
-            Check::Metric { metric, bound, hold } => {
+            Check::Metric {
+                metric,
+                bound,
+                hold,
+            } => {
                 let ok = value(metric).is_some_and(|v| match bound {
                     Bound::Above(t) => v > *t,
                     Bound::Below(t) => v < *t,
@@ -229,7 +238,10 @@ mod tests {
         };
         let mut state = CheckState::new();
         let t0 = Instant::now();
-        assert!(!state.evaluate(&check, t0, |_| None), "not available never holds");
+        assert!(
+            !state.evaluate(&check, t0, |_| None),
+            "not available never holds"
+        );
         assert!(!state.evaluate(&check, t0, |_| Some(11.0)));
         assert!(!state.evaluate(&check, t0 + Duration::from_secs(1), |_| Some(9.0)));
         assert!(!state.evaluate(&check, t0 + Duration::from_secs(2), |_| Some(11.0)));

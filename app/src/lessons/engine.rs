@@ -24,7 +24,7 @@ use crate::state::link::RuntimeLink;
 /// How often metric checks are re-read.
 const METRIC_EVERY: Duration = Duration::from_millis(100);
 /// Events read per frame at most (the rest next frame).
-const EVENTS_PER_FRAME: usize = 20_000;
+const EVENTS_PER_FRAME: usize = 100_000;
 /// The cache of who a pid was is cleared past this size.
 const WHO_CACHE: usize = 250_000;
 
@@ -130,7 +130,9 @@ impl LessonEngine {
     pub fn current(&self) -> Option<(&Lesson, Option<&Step>, &Open)> {
         let open = self.open.as_ref()?;
         let lesson = self.catalog.entries.get(open.entry)?.lesson()?;
-        let step = (!open.finished).then(|| lesson.steps.get(open.step)).flatten();
+        let step = (!open.finished)
+            .then(|| lesson.steps.get(open.step))
+            .flatten();
         Some((lesson, step, open))
     }
 
@@ -140,7 +142,8 @@ impl LessonEngine {
         let step = step?;
         if open.check.held() {
             Some(StepPhase::Held)
-        } else if step.predict.is_some() && self.progress.prediction(&lesson.id, open.step).is_none()
+        } else if step.predict.is_some()
+            && self.progress.prediction(&lesson.id, open.step).is_none()
         {
             Some(StepPhase::Predict)
         } else {
@@ -181,10 +184,18 @@ impl LessonEngine {
         let Some(open) = self.open.as_mut() else {
             return;
         };
-        let Some(lesson) = self.catalog.entries.get(open.entry).and_then(|e| e.lesson()) else {
+        let Some(lesson) = self
+            .catalog
+            .entries
+            .get(open.entry)
+            .and_then(|e| e.lesson())
+        else {
             return;
         };
-        let Some(step) = (!open.finished).then(|| lesson.steps.get(open.step)).flatten() else {
+        let Some(step) = (!open.finished)
+            .then(|| lesson.steps.get(open.step))
+            .flatten()
+        else {
             return;
         };
         let was_held = open.check.held();
@@ -221,8 +232,9 @@ impl LessonEngine {
             .is_none_or(|t| now.duration_since(t) >= METRIC_EVERY);
         if due || !matches!(step.check, Check::Metric { .. }) {
             open.last_metric = Some(now);
-            open.check
-                .evaluate(&step.check, now, |name| metrics::read(world, &figures, name));
+            open.check.evaluate(&step.check, now, |name| {
+                metrics::read(world, &figures, name)
+            });
         }
         if open.check.held() && !was_held {
             let (id, index) = (lesson.id.clone(), open.step);
@@ -233,7 +245,9 @@ impl LessonEngine {
     /// Applies what the learner asked for; returns a command for the app, if any.
     pub fn input(&mut self, world: &World, input: LessonInput) -> Option<Command> {
         self.notice = None;
-        let handle = world.get_resource::<RuntimeLink>().map(|l| l.handle.clone());
+        let handle = world
+            .get_resource::<RuntimeLink>()
+            .map(|l| l.handle.clone());
         match input {
             LessonInput::Open(id) => {
                 self.leave(handle.as_ref());

@@ -21,13 +21,18 @@ pub struct LessonFigures {
 /// The value of metric `name` now, if this build can measure it.
 pub fn read(world: &World, own: &LessonFigures, name: &str) -> Option<f64> {
     let stats = world.get_resource::<RuntimeStats>()?;
-    let pool = || world.get_resource::<ChatStats>().and_then(|c| c.pool.clone());
+    let pool = || {
+        world
+            .get_resource::<ChatStats>()
+            .and_then(|c| c.pool.clone())
+    };
     let chat = || {
         world
             .get_resource::<ChatServer>()
             .and_then(|c| c.endpoint.as_ref().map(|e| e.metrics().clone()))
     };
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let load =
+        |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed) as f64;
     let value = match name {
         "processes" => stats.process_count as f64,
         "processes.spawned_by_lesson" => own.spawned as f64,
@@ -137,6 +142,9 @@ mod tests {
             "processes" => Some(100_123.0),
             _ => None,
         });
-        assert_eq!(filled, "Each took 2.6 KiB; 100,123 in all; (not available).");
+        assert_eq!(
+            filled,
+            "Each took 2.6 KiB; 100,123 in all; (not available)."
+        );
     }
 }

@@ -23,7 +23,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
     }
 }
 
@@ -138,7 +142,10 @@ impl<'a> Parser<'_, 'a> {
         let first_content = self.src.lines().find(|(_, l)| !l.trim().is_empty());
         match first_content {
             None => {
-                self.err(0, "the file is empty; a lesson starts with a `+++` header block");
+                self.err(
+                    0,
+                    "the file is empty; a lesson starts with a `+++` header block",
+                );
                 return None;
             }
             Some((o, l)) if l != FENCE => {
@@ -152,7 +159,10 @@ impl<'a> Parser<'_, 'a> {
         }
         if fences.len() % 2 == 1 {
             let last = fences[fences.len() - 1];
-            self.err(last, "this `+++` opens a TOML block that is never closed by another `+++` line");
+            self.err(
+                last,
+                "this `+++` opens a TOML block that is never closed by another `+++` line",
+            );
             return None;
         }
         let line_end = |o: usize| text[o..].find('\n').map_or(text.len(), |i| o + i + 1);
@@ -260,24 +270,28 @@ impl<'a> Parser<'_, 'a> {
             });
         let hints = match t.take("hints") {
             None => Vec::new(),
-            Some(v) => self.strings(v, block.start, "hints", 1, 4).unwrap_or_default(),
+            Some(v) => self
+                .strings(v, block.start, "hints", 1, 4)
+                .unwrap_or_default(),
         };
         let predict = match t.take("predict") {
             None => None,
-            Some(v) => self.table_of(v, block.start, "[predict]").and_then(|(mut p, _)| {
-                let question = self.string(&mut p, "question", true);
-                let answers = p
-                    .take("answers")
-                    .and_then(|v| self.strings(v, block.start, "answers", 2, 4));
-                if answers.is_none() && !p.has("answers") {
-                    self.err(p.at, "[predict] needs `answers`: a list of 2 to 4 strings");
-                }
-                self.unknown(&p, "[predict]");
-                Some(Predict {
-                    question: question?,
-                    answers: answers?,
-                })
-            }),
+            Some(v) => self
+                .table_of(v, block.start, "[predict]")
+                .and_then(|(mut p, _)| {
+                    let question = self.string(&mut p, "question", true);
+                    let answers = p
+                        .take("answers")
+                        .and_then(|v| self.strings(v, block.start, "answers", 2, 4));
+                    if answers.is_none() && !p.has("answers") {
+                        self.err(p.at, "[predict] needs `answers`: a list of 2 to 4 strings");
+                    }
+                    self.unknown(&p, "[predict]");
+                    Some(Predict {
+                        question: question?,
+                        answers: answers?,
+                    })
+                }),
         };
         let actions = match t.take("action") {
             None => Some(Vec::new()),
@@ -319,7 +333,10 @@ impl<'a> Parser<'_, 'a> {
 
     fn actions(&mut self, v: &Spanned<DeValue<'_>>, base: usize) -> Option<Vec<Action>> {
         let Some(list) = v.get_ref().as_array() else {
-            self.err(base + v.span().start, "`action` must be written as [[action]] tables");
+            self.err(
+                base + v.span().start,
+                "`action` must be written as [[action]] tables",
+            );
             return None;
         };
         if list.len() > 4 {
@@ -387,11 +404,10 @@ impl<'a> Parser<'_, 'a> {
                     "strategy",
                     &["one_for_one", "rest_for_one", "one_for_all"],
                 );
-                let max_restarts = opt(a, "max_restarts").map_or(Some(3), |_| {
-                    self.int(a, "max_restarts", true, 0, 1000)
-                });
-                let max_seconds =
-                    opt(a, "max_seconds").map_or(Some(5), |_| self.int(a, "max_seconds", true, 1, 3600));
+                let max_restarts = opt(a, "max_restarts")
+                    .map_or(Some(3), |_| self.int(a, "max_restarts", true, 0, 1000));
+                let max_seconds = opt(a, "max_seconds")
+                    .map_or(Some(5), |_| self.int(a, "max_seconds", true, 1, 3600));
                 Some(Op::StartBand {
                     strategy: match strategy? {
                         0 => BandStrategy::OneForOne,
@@ -446,7 +462,8 @@ impl<'a> Parser<'_, 'a> {
                 let room = self
                     .string(a, "room", false)
                     .unwrap_or_else(|| "lobby".into());
-                let slow_ms = opt(a, "slow_ms").and_then(|_| self.int(a, "slow_ms", true, 1, 60_000));
+                let slow_ms =
+                    opt(a, "slow_ms").and_then(|_| self.int(a, "slow_ms", true, 1, 60_000));
                 Some(Op::StartUsers {
                     clients: clients? as usize,
                     ramp_per_s,
@@ -478,8 +495,8 @@ impl<'a> Parser<'_, 'a> {
             }
             "pool" => {
                 let size = opt(a, "size").and_then(|_| self.int(a, "size", true, 1, 64));
-                let target =
-                    opt(a, "queue_target_ms").and_then(|_| self.int(a, "queue_target_ms", true, 1, 60_000));
+                let target = opt(a, "queue_target_ms")
+                    .and_then(|_| self.int(a, "queue_target_ms", true, 1, 60_000));
                 let interval = opt(a, "queue_interval_ms")
                     .and_then(|_| self.int(a, "queue_interval_ms", true, 1, 600_000));
                 Some(Op::Pool {
@@ -502,7 +519,10 @@ impl<'a> Parser<'_, 'a> {
             }
         };
         self.unknown(a, &format!("action {what:?}"));
-        Some(Action { label: label?, op: op? })
+        Some(Action {
+            label: label?,
+            op: op?,
+        })
     }
 
     fn check(&mut self, c: &mut Table<'_, '_>) -> Option<Check> {
@@ -521,11 +541,7 @@ impl<'a> Parser<'_, 'a> {
         };
         let check = match kind.as_str() {
             "event" => {
-                let event = self.choice(
-                    c,
-                    "event",
-                    &EventName::ALL.map(|e| e.name()),
-                );
+                let event = self.choice(c, "event", &EventName::ALL.map(|e| e.name()));
                 let name = self.string(c, "name", false);
                 let kind_of = match c.take("kind_of") {
                     None => Some(None),
@@ -539,7 +555,8 @@ impl<'a> Parser<'_, 'a> {
                 };
                 let label = self.string(c, "label", false);
                 let reason = self.string(c, "reason", false);
-                let count = opt(c, "count").map_or(Some(1), |_| self.int(c, "count", true, 1, 1_000_000));
+                let count =
+                    opt(c, "count").map_or(Some(1), |_| self.int(c, "count", true, 1, 1_000_000));
                 let within = self.duration(c, "within");
                 Some(Check::Event(EventCheck {
                     event: EventName::ALL[event?],
@@ -575,7 +592,10 @@ impl<'a> Parser<'_, 'a> {
                     (Some(a), None) => Some(Bound::Above(a)),
                     (None, Some(b)) => Some(Bound::Below(b)),
                     _ => {
-                        self.err(c.at, "a metric check needs exactly one of `above` or `below`");
+                        self.err(
+                            c.at,
+                            "a metric check needs exactly one of `above` or `below`",
+                        );
                         None
                     }
                 };
@@ -599,7 +619,13 @@ impl<'a> Parser<'_, 'a> {
                 let explain = self.string(c, "explain", false);
                 if let (Some(a), Some(k)) = (&answers, correct) {
                     if k as usize >= a.len() {
-                        self.err(c.at, format!("`correct` = {k} but there are only {} answers (0-based)", a.len()));
+                        self.err(
+                            c.at,
+                            format!(
+                                "`correct` = {k} but there are only {} answers (0-based)",
+                                a.len()
+                            ),
+                        );
                         return None;
                     }
                 }
@@ -654,7 +680,12 @@ impl<'a> Parser<'_, 'a> {
         Some(s)
     }
 
-    fn string(&mut self, t: &mut Table<'_, '_>, key: &'static str, required: bool) -> Option<String> {
+    fn string(
+        &mut self,
+        t: &mut Table<'_, '_>,
+        key: &'static str,
+        required: bool,
+    ) -> Option<String> {
         self.located_string(t, key, required).map(|(_, s)| s)
     }
 
@@ -688,7 +719,14 @@ impl<'a> Parser<'_, 'a> {
         }
     }
 
-    fn int(&mut self, t: &mut Table<'_, '_>, key: &'static str, required: bool, min: i64, max: i64) -> Option<i64> {
+    fn int(
+        &mut self,
+        t: &mut Table<'_, '_>,
+        key: &'static str,
+        required: bool,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
         match t.take(key) {
             None => {
                 if required {
@@ -728,7 +766,9 @@ impl<'a> Parser<'_, 'a> {
             Some(v) => {
                 let at = t.base + v.span().start;
                 let n = match v.get_ref() {
-                    DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
+                    DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                        .ok()
+                        .map(|n| n as f64),
                     DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
                     _ => None,
                 };
@@ -740,11 +780,19 @@ impl<'a> Parser<'_, 'a> {
         }
     }
 
-    fn choice(&mut self, t: &mut Table<'_, '_>, key: &'static str, options: &[&str]) -> Option<usize> {
+    fn choice(
+        &mut self,
+        t: &mut Table<'_, '_>,
+        key: &'static str,
+        options: &[&str],
+    ) -> Option<usize> {
         let (at, s) = self.located_string(t, key, true)?;
         let found = options.iter().position(|o| *o == s);
         if found.is_none() {
-            self.err(at, format!("unknown {key} {s:?}; one of: {}", options.join(", ")));
+            self.err(
+                at,
+                format!("unknown {key} {s:?}; one of: {}", options.join(", ")),
+            );
         }
         found
     }
@@ -757,22 +805,36 @@ impl<'a> Parser<'_, 'a> {
         match v.get_ref().as_str().and_then(parse_duration) {
             Some(d) => Some(Some(d)),
             None => {
-                self.err(at, format!("`{key}` must be a duration string like \"5s\" or \"500ms\""));
+                self.err(
+                    at,
+                    format!("`{key}` must be a duration string like \"5s\" or \"500ms\""),
+                );
                 None
             }
         }
     }
 
-    fn strings(&mut self, v: &Spanned<DeValue<'_>>, base: usize, key: &str, min: usize, max: usize) -> Option<Vec<String>> {
+    fn strings(
+        &mut self,
+        v: &Spanned<DeValue<'_>>,
+        base: usize,
+        key: &str,
+        min: usize,
+        max: usize,
+    ) -> Option<Vec<String>> {
         let at = base + v.span().start;
-        let list: Option<Vec<String>> = v
-            .get_ref()
-            .as_array()
-            .and_then(|a| a.iter().map(|s| s.get_ref().as_str().map(str::to_string)).collect());
+        let list: Option<Vec<String>> = v.get_ref().as_array().and_then(|a| {
+            a.iter()
+                .map(|s| s.get_ref().as_str().map(str::to_string))
+                .collect()
+        });
         match list {
             Some(l) if (min..=max).contains(&l.len()) => Some(l),
             Some(l) => {
-                self.err(at, format!("`{key}` has {} entries; it takes {min} to {max}", l.len()));
+                self.err(
+                    at,
+                    format!("`{key}` has {} entries; it takes {min} to {max}", l.len()),
+                );
                 None
             }
             None => {
@@ -785,7 +847,11 @@ impl<'a> Parser<'_, 'a> {
     /// The process a `show` or an action points at. In an action `label` is the button's
     /// own text, so a process label is given there as `target_label`.
     fn target(&mut self, t: &mut Table<'_, '_>, at: usize, what: &str) -> Option<Target> {
-        let label_key = if what == "show" { "label" } else { "target_label" };
+        let label_key = if what == "show" {
+            "label"
+        } else {
+            "target_label"
+        };
         let name = self.string(t, "name", false);
         let kind_at = t.peek("kind");
         let kind = self.string(t, "kind", false);
@@ -801,7 +867,10 @@ impl<'a> Parser<'_, 'a> {
             },
             (None, None, Some(l)) => Some(Target::Label(l)),
             _ => {
-                self.err(at, format!("`{what}` needs exactly one of `name`, `kind` or `{label_key}`"));
+                self.err(
+                    at,
+                    format!("`{what}` needs exactly one of `name`, `kind` or `{label_key}`"),
+                );
                 None
             }
         }
@@ -956,7 +1025,10 @@ After.
         let lesson = parse_lesson("t.md", GOOD).unwrap_or_else(|p| panic!("{p:?}"));
         assert_eq!(lesson.intro, "Intro.");
         let step = &lesson.steps[0];
-        assert_eq!(step.actions[0].op, Op::Crash(Target::Kind(crashcourse_runtime::Kind::Channel)));
+        assert_eq!(
+            step.actions[0].op,
+            Op::Crash(Target::Kind(crashcourse_runtime::Kind::Channel))
+        );
         assert_eq!(step.before, "Before {{processes}}.");
         assert_eq!(step.after, "After.");
     }
@@ -967,6 +1039,8 @@ After.
         let problems = parse_lesson("t.md", &bad).unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!((problems[0].line, problems[0].col), (21, 6));
-        assert!(problems[0].to_string().starts_with("t.md:21:6: unknown action \"explode\""));
+        assert!(problems[0]
+            .to_string()
+            .starts_with("t.md:21:6: unknown action \"explode\""));
     }
 }

@@ -53,8 +53,14 @@ impl Progress {
         }
         let (records, problem) = match done_rx.recv_timeout(LOAD_LIMIT) {
             Ok(Ok(records)) => (records, None),
-            Ok(Err(e)) => (Vec::new(), Some(format!("lesson progress could not be read: {e}"))),
-            Err(_) => (Vec::new(), Some("lesson progress could not be read in time".into())),
+            Ok(Err(e)) => (
+                Vec::new(),
+                Some(format!("lesson progress could not be read: {e}")),
+            ),
+            Err(_) => (
+                Vec::new(),
+                Some("lesson progress could not be read in time".into()),
+            ),
         };
         let (tx, rx) = mpsc::channel::<Write>();
         let handle = handle.clone();

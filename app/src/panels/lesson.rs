@@ -39,7 +39,7 @@ impl LessonPanel {
     ) {
         if self.folded {
             if ui
-                .button("📖 Lessons")
+                .button("Lessons")
                 .on_hover_text("Open the lesson panel")
                 .clicked()
             {
@@ -50,17 +50,21 @@ impl LessonPanel {
         ui.horizontal(|ui| {
             if engine.open.is_some() {
                 if ui
-                    .button("◂ All lessons")
+                    .button("⏴ All lessons")
                     .on_hover_text("Leave this lesson (what it started is stopped)")
                     .clicked()
                 {
                     inputs.push(LessonInput::Close);
                 }
             } else {
-                ui.heading("📖 Lessons");
+                ui.heading("Lessons");
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.small_button("⏴").on_hover_text("Fold the lesson panel").clicked() {
+                if ui
+                    .small_button("⏴")
+                    .on_hover_text("Fold the lesson panel")
+                    .clicked()
+                {
                     self.folded = true;
                 }
             });
@@ -90,7 +94,7 @@ impl LessonPanel {
         if let Some(first) = engine.catalog.lessons().next() {
             let id = first.id.clone();
             if ui
-                .button(RichText::new(format!("▶ Start lesson 1: {}", first.title)).strong())
+                .button(RichText::new(format!("⏵ Start lesson 1: {}", first.title)).strong())
                 .clicked()
             {
                 inputs.push(LessonInput::Open(id));
@@ -98,7 +102,7 @@ impl LessonPanel {
         }
         ui.weak(
             "You can come back to the lessons any time: they stay listed in this panel, and \
-             \"📖 Lessons\" opens it again when it is folded.",
+             \"Lessons\" opens it again when it is folded.",
         );
         if ui.button("Not now").clicked() {
             inputs.push(LessonInput::DismissWelcome);
@@ -124,9 +128,9 @@ impl LessonPanel {
                             let (mark, color) = if all {
                                 ("✔", ok_color(ui.visuals()))
                             } else if started || done > 0 {
-                                ("◐", warn_color(ui.visuals()))
+                                ("⏵", warn_color(ui.visuals()))
                             } else {
-                                ("○", ui.visuals().weak_text_color())
+                                ("·", ui.visuals().weak_text_color())
                             };
                             ui.horizontal(|ui| {
                                 ui.colored_label(color, mark).on_hover_text(if all {
@@ -150,7 +154,10 @@ impl LessonPanel {
                             ui.add_space(4.0);
                         }
                         Entry::Broken { file, problems } => {
-                            ui.colored_label(crash_color(ui.visuals()), format!("✖ {file} does not load"));
+                            ui.colored_label(
+                                crash_color(ui.visuals()),
+                                format!("✖ {file} does not load"),
+                            );
                             for p in problems.iter().take(5) {
                                 ui.label(RichText::new(p.to_string()).monospace().small());
                             }
@@ -180,7 +187,7 @@ impl LessonPanel {
             ui.colored_label(ok_color(ui.visuals()), "✔ Lesson complete");
             ui.label("Everything this lesson started has been stopped.");
             ui.horizontal(|ui| {
-                if ui.button("◂ Back").clicked() {
+                if ui.button("⏴ Back").clicked() {
                     inputs.push(LessonInput::Back);
                 }
                 if ui.button("Reset lesson").clicked() {
@@ -205,13 +212,13 @@ impl LessonPanel {
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     if ui
-                        .add_enabled(open.step > 0, egui::Button::new("◂ Back"))
+                        .add_enabled(open.step > 0, egui::Button::new("⏴ Back"))
                         .clicked()
                     {
                         inputs.push(LessonInput::Back);
                     }
                     let last = open.step + 1 == lesson.steps.len();
-                    let next = if last { "Finish ✔" } else { "Next ▸" };
+                    let next = if last { "Finish ✔" } else { "Next ⏵" };
                     if ui
                         .add_enabled(held || done_before, egui::Button::new(next))
                         .on_disabled_hover_text("The step's check has not held yet")
@@ -247,7 +254,10 @@ impl LessonPanel {
                             let chosen = predicted == Some(i);
                             let enabled = predicted.is_none();
                             if ui
-                                .add_enabled(enabled || chosen, egui::Button::selectable(chosen, answer))
+                                .add_enabled(
+                                    enabled || chosen,
+                                    egui::Button::selectable(chosen, answer),
+                                )
                                 .clicked()
                                 && enabled
                             {
@@ -265,7 +275,10 @@ impl LessonPanel {
                     ui.horizontal_wrapped(|ui| {
                         for (i, action) in step.actions.iter().enumerate() {
                             if ui
-                                .add_enabled(phase != StepPhase::Predict, egui::Button::new(&action.label))
+                                .add_enabled(
+                                    phase != StepPhase::Predict,
+                                    egui::Button::new(&action.label),
+                                )
                                 .clicked()
                             {
                                 inputs.push(LessonInput::Act(i));
@@ -275,22 +288,35 @@ impl LessonPanel {
                 }
 
                 ui.add_space(6.0);
-                self.check(ui, world, engine, &step.check, held, open.check.hits(), open.wrong_answer, inputs);
+                self.check(
+                    ui,
+                    world,
+                    engine,
+                    &step.check,
+                    held,
+                    open.check.hits(),
+                    open.wrong_answer,
+                    inputs,
+                );
 
                 ui.horizontal(|ui| {
-                    if step.show.is_some() && ui.button("🔍 Show me").clicked() {
+                    if step.show.is_some() && ui.button("Show me").clicked() {
                         inputs.push(LessonInput::ShowMe);
                     }
                     if open.hints < step.hints.len()
                         && ui
-                            .button(if open.hints == 0 { "Hint" } else { "Another hint" })
+                            .button(if open.hints == 0 {
+                                "Hint"
+                            } else {
+                                "Another hint"
+                            })
                             .clicked()
                     {
                         inputs.push(LessonInput::Hint);
                     }
                 });
                 for hint in &step.hints[..open.hints] {
-                    ui.label(RichText::new(format!("💡 {hint}")).italics());
+                    ui.label(RichText::new(format!("Hint: {hint}")).italics());
                 }
 
                 if held || done_before {
@@ -298,8 +324,10 @@ impl LessonPanel {
                     if let (Some(p), Some(predict)) = (predicted, &step.predict) {
                         if let Some(answer) = predict.answers.get(p) {
                             ui.label(
-                                RichText::new(format!("You predicted: {answer}. Here is what happened:"))
-                                    .strong(),
+                                RichText::new(format!(
+                                    "You predicted: {answer}. Here is what happened:"
+                                ))
+                                .strong(),
                             );
                         }
                     }
@@ -326,7 +354,7 @@ impl LessonPanel {
             if held {
                 ui.colored_label(ok_color(ui.visuals()), format!("✔ {text}"));
             } else {
-                ui.weak(format!("⏳ {text}"));
+                ui.weak(format!("… {text}"));
             }
         };
         match check {
@@ -349,7 +377,11 @@ impl LessonPanel {
                 }
                 tick(ui, if held { "Happened.".into() } else { what });
             }
-            Check::Metric { metric, bound, hold } => {
+            Check::Metric {
+                metric,
+                bound,
+                hold,
+            } => {
                 let value = engine.metric(world, metric);
                 let goal = match bound {
                     Bound::Above(v) => format!("above {}", metrics::format(metric, Some(*v))),
@@ -362,7 +394,10 @@ impl LessonPanel {
                 };
                 tick(
                     ui,
-                    format!("{metric} = {} (goal: {goal}{hold})", metrics::format(metric, value)),
+                    format!(
+                        "{metric} = {} (goal: {goal}{hold})",
+                        metrics::format(metric, value)
+                    ),
                 );
             }
             Check::Quiz {

@@ -127,17 +127,20 @@ impl View for SupervisionTree {
         let row_height = ui.spacing().interact_size.y + 2.0;
         let mut scroll = egui::ScrollArea::both().id_salt("tree scroll");
         if let Some(pid) = self.reveal.take() {
-            let row = layout.rows.iter().position(
-                |r| matches!(r, TreeRow::Process { pid: p, .. } if *p == pid),
-            );
+            let row = layout
+                .rows
+                .iter()
+                .position(|r| matches!(r, TreeRow::Process { pid: p, .. } if *p == pid));
             if let Some(row) = row {
                 let middle = row as f32 * row_height - ui.available_height() / 2.0;
                 scroll = scroll.vertical_scroll_offset(middle.max(0.0));
             }
         }
-        scroll
-            .auto_shrink([false, false])
-            .show_rows(ui, row_height, layout.rows.len(), |ui, range| {
+        scroll.auto_shrink([false, false]).show_rows(
+            ui,
+            row_height,
+            layout.rows.len(),
+            |ui, range| {
                 for row in &layout.rows[range] {
                     match row {
                         TreeRow::Process {
@@ -204,7 +207,8 @@ impl View for SupervisionTree {
                         }
                     }
                 }
-            });
+            },
+        );
     }
 }
 

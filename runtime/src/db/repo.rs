@@ -144,7 +144,12 @@ impl Pool {
     }
 
     /// Records the answer (0-based) the learner predicted at `step` of `lesson`.
-    pub async fn record_prediction(&self, lesson: &str, step: u32, answer: u32) -> Result<(), DbError> {
+    pub async fn record_prediction(
+        &self,
+        lesson: &str,
+        step: u32,
+        answer: u32,
+    ) -> Result<(), DbError> {
         let lesson = lesson.to_owned();
         self.run(move |c| {
             c.execute(
@@ -163,7 +168,10 @@ impl Pool {
         self.run(move |c| {
             let tx = c.unchecked_transaction()?;
             for table in ["lesson_progress", "lesson_state", "lesson_predictions"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE lesson = ?1"), params![lesson])?;
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE lesson = ?1"),
+                    params![lesson],
+                )?;
             }
             tx.commit()
         })
@@ -203,7 +211,11 @@ impl Pool {
                 "SELECT lesson, step, answer FROM lesson_predictions ORDER BY lesson, step",
             )?;
             for row in stmt.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, u32>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, u32>(2)?,
+                ))
             })? {
                 let (lesson, step, answer) = row?;
                 let i = find(&mut records, lesson);
