@@ -9,7 +9,7 @@ use crashcourse_runtime::{Handle, Pid, Runtime};
 use eframe::egui;
 
 use crate::panels::{
-    Dashboard, Inspector, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, Tab,
+    Dashboard, Inspector, LoadPanel, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, Tab,
     TimelinePanel, View, WarningsPanel,
 };
 use crate::persist::{self, Persisted};
@@ -18,12 +18,16 @@ use crate::state::chat::{self, ChatServer};
 use crate::state::commands::{self, Command, DemoConfig};
 use crate::state::components::{Notice, Selection, Subsystem, TopSupervisors};
 use crate::state::link::RuntimeLink;
+use crate::state::load::LoadRun;
 use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
 use crate::AppConfig;
 
 /// How often the window repaints while something animates.
 const ANIMATION_FRAME: Duration = Duration::from_millis(33);
+
+/// How often live figures (load, chaos) are redrawn while they run.
+const LIVE_FRAME: Duration = Duration::from_millis(250);
 
 /// A repaint at least this often, in case a wake-up from the observer was missed.
 const IDLE_FRAME: Duration = Duration::from_secs(5);
@@ -54,6 +58,7 @@ pub struct CrashcourseApp {
     timeline: TimelinePanel,
     dashboard: Dashboard,
     warnings: WarningsPanel,
+    load: LoadPanel,
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
@@ -101,6 +106,7 @@ impl CrashcourseApp {
             timeline: TimelinePanel,
             dashboard: Dashboard::default(),
             warnings: WarningsPanel,
+            load: LoadPanel::default(),
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
@@ -239,6 +245,7 @@ impl CrashcourseApp {
                     (Tab::Processes, "Processes".to_string()),
                     (Tab::Dashboard, "Dashboard".to_string()),
                     (Tab::Warnings, format!("Warnings ({warnings})")),
+                    (Tab::Load, "Load".to_string()),
                 ] {
                     let mut text = egui::RichText::new(title).strong();
                     if tab == Tab::Warnings && warnings > 0 {
@@ -254,6 +261,7 @@ impl CrashcourseApp {
                 Tab::Processes => self.processes.ui(ui, world, commands),
                 Tab::Dashboard => self.dashboard.ui(ui, world, commands),
                 Tab::Warnings => self.warnings.ui(ui, world, commands),
+                Tab::Load => self.load.ui(ui, world, commands),
             }
         });
 
@@ -274,6 +282,8 @@ impl CrashcourseApp {
             ctx.request_repaint();
         } else if self.world.resource::<Animating>().0 {
             ctx.request_repaint_after(ANIMATION_FRAME);
+        } else if self.world.resource::<LoadRun>().is_running() {
+            ctx.request_repaint_after(LIVE_FRAME);
         } else {
             ctx.request_repaint_after(IDLE_FRAME);
         }
@@ -287,9 +297,15 @@ impl CrashcourseApp {
             return true;
         };
         let start = Instant::now();
+        // Nothing the learner started is left behind: the load's users stop sending first,
+        // and end once the chat server has closed their sockets.
+        self.world.resource_mut::<LoadRun>().stop();
         // Leave the runtime's own shutdown (which waits up to 2 s for processes) its share.
         let chat_limit = limit.saturating_sub(Duration::from_millis(2500));
         let in_time = chat::stop_chat(&mut self.world, chat_limit.max(Duration::from_millis(500)));
+        self.world
+            .resource_mut::<LoadRun>()
+            .shutdown(Duration::from_millis(500));
         self.world.resource_mut::<RuntimeLink>().observer.stop();
         runtime.shutdown();
         drop(runtime);

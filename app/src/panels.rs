@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod inspector;
+pub mod load;
 pub mod processes;
 pub mod status;
 pub mod stopped;
@@ -21,6 +22,7 @@ use crate::state::components::{Identity, PidIndex, ProcessStatus};
 
 pub use dashboard::Dashboard;
 pub use inspector::Inspector;
+pub use load::LoadPanel;
 pub use processes::ProcessTable;
 pub use status::StatusBar;
 pub use stopped::StoppedBanner;
@@ -35,6 +37,7 @@ pub enum Tab {
     Processes,
     Dashboard,
     Warnings,
+    Load,
 }
 
 /// A panel: draws from the world, asks for changes through `commands`.

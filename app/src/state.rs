@@ -19,6 +19,7 @@ pub mod history;
 pub mod ingest;
 pub mod layout;
 pub mod link;
+pub mod load;
 pub mod observer;
 pub mod scripted;
 pub mod timeline;
@@ -49,6 +50,7 @@ use layout::{
     TreeLayout,
 };
 use link::RuntimeLink;
+use load::{follow_load_run, record_load_history, LoadRun};
 use timeline::Timeline;
 use warnings::{check_warnings, Warnings};
 
@@ -116,6 +118,7 @@ fn view_world(now: Instant, polling: Polling) -> World {
     world.init_resource::<ViewGeneration>();
     world.init_resource::<Notice>();
     world.init_resource::<Animating>();
+    world.init_resource::<LoadRun>();
     world
 }
 
@@ -129,7 +132,13 @@ pub fn build_schedule() -> Schedule {
             ingest_runtime_events,
             apply_snapshot_diff.run_if(diff_arrived),
             read_connection_gauge,
-            (update_runtime_stats, record_histories, check_warnings)
+            follow_load_run,
+            (
+                update_runtime_stats,
+                record_histories,
+                record_load_history,
+                check_warnings,
+            )
                 .chain()
                 .run_if(samples_arrived),
             inspect_selected_process

@@ -10,10 +10,11 @@ use super::chat::start_chat;
 use super::components::{FrameClock, Notice, Selection, Subsystem, TopSupervisors};
 use super::layout::{GroupKey, TreeExpansion};
 use super::link::RuntimeLink;
+use super::load::{chat_ws_url, LoadRun, LoadSettings};
 use crate::demo;
 
 /// A request from a panel.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     /// Show this process in the inspector.
     Select(Pid),
@@ -32,6 +33,10 @@ pub enum Command {
     ExpandGroup(GroupKey),
     /// Open a URL in the default browser (without waiting for it).
     OpenUrl(String),
+    /// Start the load generator against the embedded chat server.
+    StartLoad(LoadSettings),
+    /// End the load run's sending; replies in flight are still waited for.
+    StopLoad,
 }
 
 /// How the demo tree is started (kept for "Start again").
@@ -76,6 +81,14 @@ pub fn apply(world: &mut World, command: Command) {
             Ok(())
         }
         Command::OpenUrl(url) => open_in_browser(url),
+        Command::StartLoad(settings) => match chat_ws_url(world) {
+            Some(url) => world.resource_mut::<LoadRun>().start(settings, &url),
+            None => Err("the chat server is not running, so there is nothing to load".into()),
+        },
+        Command::StopLoad => {
+            world.resource_mut::<LoadRun>().stop();
+            Ok(())
+        }
     };
     world.resource_mut::<FrameClock>().hurry_snapshot();
     world.resource::<RuntimeLink>().observer.hurry();
