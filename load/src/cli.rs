@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 
+use crate::contrast::{self, ContrastPlan};
 use crate::plan::{Model, Plan, Target};
 use crate::progress::{self, ProgressStyle};
 use crate::threshold::Thresholds;
@@ -84,6 +85,18 @@ pub struct LoadArgs {
     /// Show no progress.
     #[arg(long)]
     pub quiet: bool,
+    /// WebSocket mode: send the event "slow" with {"ms": N} instead of new_msg; the server
+    /// answers each after N ms from a process started for that one request (0 to 10000).
+    #[arg(long)]
+    pub slow_ms: Option<u64>,
+    /// The thread-pool contrast: the same users against --http-url's /api/slow?ms=N (fixed
+    /// handler threads) and --url's "slow" event (one process per request) at once, each user
+    /// sending 1/s; prints both summaries side by side. N is --slow-ms (default 100).
+    #[arg(long, conflicts_with_all = ["arrival_rate", "p99_under", "errors_under"])]
+    pub contrast: bool,
+    /// The HTTP side of --contrast.
+    #[arg(long, default_value = "http://127.0.0.1:4000")]
+    pub http_url: String,
 }
 
 impl LoadArgs {
@@ -104,8 +117,20 @@ impl LoadArgs {
         if let Some(w) = self.workers {
             plan.workers = w;
         }
+        plan.slow_ms = self.slow_ms;
         plan.validate()?;
         Ok(plan)
+    }
+
+    /// The contrast these flags ask for (`--contrast`).
+    pub fn contrast_plan(&self) -> ContrastPlan {
+        ContrastPlan {
+            http_url: self.http_url.clone(),
+            ws_url: self.url.clone(),
+            users: self.clients,
+            work_ms: self.slow_ms.unwrap_or(100),
+            duration: self.duration,
+        }
     }
 
     pub fn thresholds(&self) -> Thresholds {
@@ -126,6 +151,9 @@ pub fn run(args: LoadArgs) -> i32 {
 
 /// Runs `crashcourse load`, writing the summary to `out`; returns the process exit code.
 pub fn run_to(args: LoadArgs, out: &mut dyn Write) -> i32 {
+    if args.contrast {
+        return run_contrast(&args, out);
+    }
     let plan = match args.plan() {
         Ok(p) => p,
         Err(e) => {
@@ -158,6 +186,46 @@ pub fn run_to(args: LoadArgs, out: &mut dyn Write) -> i32 {
     } else {
         EXIT_THRESHOLD_FAILED
     }
+}
+
+/// `crashcourse load --contrast`: both sides at once, then their summaries side by side.
+fn run_contrast(args: &LoadArgs, out: &mut dyn Write) -> i32 {
+    let running = match contrast::start(args.contrast_plan()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("crashcourse load --contrast: {e}");
+            return EXIT_BAD_RUN;
+        }
+    };
+    let style = if args.quiet {
+        ProgressStyle::Off
+    } else {
+        ProgressStyle::auto()
+    };
+    progress::watch_with(
+        running.plan().duration,
+        style,
+        || running.is_finished(),
+        || {
+            let (t, p) = running.live();
+            (
+                p.elapsed,
+                format!(
+                    "{:.0}s  threads: {}  |  processes: {}",
+                    p.elapsed.as_secs_f64(),
+                    progress::brief(t),
+                    progress::brief(p)
+                ),
+            )
+        },
+    );
+    let result = running.wait();
+    let _ = if args.json {
+        writeln!(out, "{}", result.to_json())
+    } else {
+        write!(out, "{}", result.to_text())
+    };
+    0
 }
 
 /// `crashcourse load` on its own (tests, other front ends): parses `argv` (without the program
@@ -216,6 +284,9 @@ mod tests {
             "--source",
             "--workers",
             "--quiet",
+            "--slow-ms",
+            "--contrast",
+            "--http-url",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }

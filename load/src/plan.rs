@@ -15,6 +15,8 @@ pub const PER_SOURCE: usize = 10_000;
 /// Slowest and fastest rates accepted (a pace's interval must fit a `Duration`).
 const MIN_RATE: f64 = 0.001;
 const MAX_RATE: f64 = 1_000_000.0;
+/// Longest "slow" request a WebSocket user asks for (the server's own limit).
+pub const MAX_SLOW_MS: u64 = 10_000;
 /// Longest duration, timeout or drain accepted.
 const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
 
@@ -153,6 +155,9 @@ pub struct Plan {
     pub first_source: Ipv4Addr,
     /// Executor threads that run the virtual users.
     pub workers: usize,
+    /// WebSocket mode: send the event `slow` with `{"ms": N}` (answered after N ms by a process
+    /// started for that one request) instead of posting `new_msg`.
+    pub slow_ms: Option<u64>,
 }
 
 impl Plan {
@@ -169,6 +174,7 @@ impl Plan {
             drain: Duration::from_secs(2),
             first_source: Ipv4Addr::new(127, 0, 0, 2),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+            slow_ms: None,
         }
     }
 
@@ -213,6 +219,19 @@ impl Plan {
                 "--room {:?}: 1 to 100 printable characters, no quotes or backslashes",
                 self.room
             )));
+        }
+        if let Some(ms) = self.slow_ms {
+            if self.target.protocol == Protocol::Http {
+                return Err(PlanError::Invalid(
+                    "--slow-ms is for WebSocket mode; in HTTP mode use --url http://HOST:PORT/api/slow?ms=N"
+                        .into(),
+                ));
+            }
+            if ms > MAX_SLOW_MS {
+                return Err(PlanError::Invalid(format!(
+                    "--slow-ms {ms}: at most {MAX_SLOW_MS}"
+                )));
+            }
         }
         match self.model {
             Model::Closed { rate: Some(r) } if r != 0.0 && !rate_ok(r) => {

@@ -34,24 +34,38 @@ const LINE_EVERY: Duration = Duration::from_secs(2);
 /// Shows progress until `running` has finished.
 pub fn watch(running: &Running, style: ProgressStyle) {
     let total = running.plan().duration;
+    watch_with(
+        total,
+        style,
+        || running.is_finished(),
+        || {
+            let live = running.live();
+            (live.elapsed, describe(live, total))
+        },
+    );
+}
+
+/// Shows progress until `finished` says so; `now` gives the elapsed time and the line to show.
+pub fn watch_with(
+    total: Duration,
+    style: ProgressStyle,
+    finished: impl Fn() -> bool,
+    now: impl Fn() -> (Duration, String),
+) {
     let poll = Duration::from_millis(100);
     match style {
         ProgressStyle::Off => {
-            while !running.is_finished() {
+            while !finished() {
                 std::thread::sleep(poll);
             }
         }
         ProgressStyle::Lines => {
             let mut last = Instant::now();
-            while !running.is_finished() {
+            while !finished() {
                 std::thread::sleep(poll);
                 if last.elapsed() >= LINE_EVERY {
                     last = Instant::now();
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "load: {}",
-                        describe(running.live(), total)
-                    );
+                    let _ = writeln!(std::io::stderr(), "load: {}", now().1);
                 }
             }
         }
@@ -63,15 +77,23 @@ pub fn watch(running: &Running, style: ProgressStyle) {
             if let Ok(s) = BarStyle::with_template("{bar:30} {msg}") {
                 bar.set_style(s);
             }
-            while !running.is_finished() {
+            while !finished() {
                 std::thread::sleep(poll);
-                let live = running.live();
-                bar.set_position((live.elapsed.min(total)).as_millis() as u64);
-                bar.set_message(describe(live, total));
+                let (elapsed, line) = now();
+                bar.set_position((elapsed.min(total)).as_millis() as u64);
+                bar.set_message(line);
             }
             bar.finish_and_clear();
         }
     }
+}
+
+/// One side's counts in a few words, for the contrast's progress line.
+pub(crate) fn brief(l: Live) -> String {
+    format!(
+        "open {} sent {} ok {} errors {}",
+        l.open, l.sent, l.acknowledged, l.errors
+    )
 }
 
 fn describe(l: Live, total: Duration) -> String {
