@@ -18,6 +18,8 @@ use crate::state::chat::{self, ChatServer};
 use crate::state::commands::{self, Command, DemoConfig};
 use crate::state::components::{Notice, Selection, Subsystem, TopSupervisors};
 use crate::state::link::RuntimeLink;
+use crate::state::contrast::ContrastRun;
+use crate::state::faults::{FaultsLink, FaultsView, FaultsWorker};
 use crate::state::load::LoadRun;
 use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
@@ -282,7 +284,10 @@ impl CrashcourseApp {
             ctx.request_repaint();
         } else if self.world.resource::<Animating>().0 {
             ctx.request_repaint_after(ANIMATION_FRAME);
-        } else if self.world.resource::<LoadRun>().is_running() {
+        } else if self.world.resource::<LoadRun>().is_running()
+            || self.world.resource::<ContrastRun>().is_running()
+            || self.world.resource::<FaultsView>().anything_on()
+        {
             ctx.request_repaint_after(LIVE_FRAME);
         } else {
             ctx.request_repaint_after(IDLE_FRAME);
@@ -300,11 +305,21 @@ impl CrashcourseApp {
         // Nothing the learner started is left behind: the load's users stop sending first,
         // and end once the chat server has closed their sockets.
         self.world.resource_mut::<LoadRun>().stop();
+        self.world.resource_mut::<ContrastRun>().stop();
+        // Faults and chaos off while the pool and the runtime still run (the write lock is
+        // released, the leak's processes stopped).
+        let faults = self.world.resource::<FaultsLink>().0.clone();
+        self.world
+            .resource_mut::<FaultsWorker>()
+            .shutdown(&faults, Duration::from_millis(1500));
         // Leave the runtime's own shutdown (which waits up to 2 s for processes) its share.
         let chat_limit = limit.saturating_sub(Duration::from_millis(2500));
         let in_time = chat::stop_chat(&mut self.world, chat_limit.max(Duration::from_millis(500)));
         self.world
             .resource_mut::<LoadRun>()
+            .shutdown(Duration::from_millis(500));
+        self.world
+            .resource_mut::<ContrastRun>()
             .shutdown(Duration::from_millis(500));
         self.world.resource_mut::<RuntimeLink>().observer.stop();
         runtime.shutdown();

@@ -82,6 +82,11 @@ pub fn ok_color(visuals: &egui::Visuals) -> Color32 {
     pick(visuals.dark_mode, (110, 220, 110), (20, 140, 20))
 }
 
+/// Magenta for what chaos did.
+pub fn chaos_color(visuals: &egui::Visuals) -> Color32 {
+    pick(visuals.dark_mode, (235, 120, 255), (150, 30, 170))
+}
+
 /// Orange for warnings.
 pub fn warn_color(visuals: &egui::Visuals) -> Color32 {
     pick(visuals.dark_mode, (255, 170, 60), (190, 100, 0))

@@ -15,6 +15,8 @@ pub mod animation;
 pub mod chat;
 pub mod commands;
 pub mod components;
+pub mod contrast;
+pub mod faults;
 pub mod history;
 pub mod ingest;
 pub mod layout;
@@ -49,6 +51,8 @@ use layout::{
     index_supervision_tree, layout_supervision_tree, tree_dirty, TreeExpansion, TreeIndex,
     TreeLayout,
 };
+use contrast::{follow_contrast_run, ContrastRun};
+use faults::{link_faults_to_pool, mark_chaos_kills, read_faults, record_chaos_history};
 use link::RuntimeLink;
 use load::{follow_load_run, record_load_history, LoadRun};
 use timeline::Timeline;
@@ -82,6 +86,7 @@ pub struct Polling {
 /// the chat server's configuration (started later by [`chat::start_chat`]).
 pub fn build_world(handle: Handle, polling: Polling, chat: Option<ChatConfig>) -> World {
     let mut world = view_world(Instant::now(), polling);
+    faults::insert_resources(&mut world, &handle);
     world.insert_resource(RuntimeLink::new(handle, polling));
     world.insert_resource(ChatServer::new(chat));
     world
@@ -119,6 +124,8 @@ fn view_world(now: Instant, polling: Polling) -> World {
     world.init_resource::<Notice>();
     world.init_resource::<Animating>();
     world.init_resource::<LoadRun>();
+    world.init_resource::<ContrastRun>();
+    world.init_resource::<faults::FaultsView>();
     world
 }
 
@@ -132,11 +139,19 @@ pub fn build_schedule() -> Schedule {
             ingest_runtime_events,
             apply_snapshot_diff.run_if(diff_arrived),
             read_connection_gauge,
-            follow_load_run,
+            (
+                link_faults_to_pool,
+                read_faults,
+                mark_chaos_kills,
+                follow_load_run,
+                follow_contrast_run,
+            )
+                .chain(),
             (
                 update_runtime_stats,
                 record_histories,
                 record_load_history,
+                record_chaos_history,
                 check_warnings,
             )
                 .chain()

@@ -63,7 +63,7 @@ impl LoadSettings {
                 rate: Some(self.rate_per_s),
             },
         };
-        // SLOW plan.slow_ms = self.slow_ms;
+        plan.slow_ms = self.slow_ms;
         // The app's runtime needs the cores more than a handful of users need threads.
         plan.workers = 2;
         plan.validate().map_err(|e| e.to_string())?;
