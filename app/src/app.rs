@@ -9,7 +9,7 @@ use crashcourse_runtime::{Handle, Pid, Runtime};
 use eframe::egui;
 
 use crate::panels::{
-    Dashboard, Inspector, LoadPanel, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, Tab,
+    ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, Tab,
     TimelinePanel, View, WarningsPanel,
 };
 use crate::persist::{self, Persisted};
@@ -60,7 +60,9 @@ pub struct CrashcourseApp {
     timeline: TimelinePanel,
     dashboard: Dashboard,
     warnings: WarningsPanel,
+    faults: FaultsPanel,
     load: LoadPanel,
+    contrast: ContrastPanel,
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
@@ -108,7 +110,9 @@ impl CrashcourseApp {
             timeline: TimelinePanel,
             dashboard: Dashboard::default(),
             warnings: WarningsPanel,
+            faults: FaultsPanel::default(),
             load: LoadPanel::default(),
+            contrast: ContrastPanel::default(),
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
@@ -247,7 +251,9 @@ impl CrashcourseApp {
                     (Tab::Processes, "Processes".to_string()),
                     (Tab::Dashboard, "Dashboard".to_string()),
                     (Tab::Warnings, format!("Warnings ({warnings})")),
+                    (Tab::Faults, "Faults".to_string()),
                     (Tab::Load, "Load".to_string()),
+                    (Tab::Contrast, "Contrast".to_string()),
                 ] {
                     let mut text = egui::RichText::new(title).strong();
                     if tab == Tab::Warnings && warnings > 0 {
@@ -263,7 +269,9 @@ impl CrashcourseApp {
                 Tab::Processes => self.processes.ui(ui, world, commands),
                 Tab::Dashboard => self.dashboard.ui(ui, world, commands),
                 Tab::Warnings => self.warnings.ui(ui, world, commands),
+                Tab::Faults => self.faults.ui(ui, world, commands),
                 Tab::Load => self.load.ui(ui, world, commands),
+                Tab::Contrast => self.contrast.ui(ui, world, commands),
             }
         });
 

@@ -1,7 +1,9 @@
 //! The panels: each draws one part of the view model and hands back [`Command`]s. None of
 //! them touches the runtime; they see only the [`World`].
 
+pub mod contrast;
 pub mod dashboard;
+pub mod faults;
 pub mod inspector;
 pub mod load;
 pub mod processes;
@@ -20,7 +22,9 @@ use eframe::egui::{self, Color32};
 use crate::state::commands::Command;
 use crate::state::components::{Identity, PidIndex, ProcessStatus};
 
+pub use contrast::ContrastPanel;
 pub use dashboard::Dashboard;
+pub use faults::FaultsPanel;
 pub use inspector::Inspector;
 pub use load::LoadPanel;
 pub use processes::ProcessTable;
@@ -37,7 +41,9 @@ pub enum Tab {
     Processes,
     Dashboard,
     Warnings,
+    Faults,
     Load,
+    Contrast,
 }
 
 /// A panel: draws from the world, asks for changes through `commands`.
