@@ -9,17 +9,17 @@ use crashcourse_runtime::{Handle, Pid, Runtime};
 use eframe::egui;
 
 use crate::panels::{
-    ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, Tab,
-    TimelinePanel, View, WarningsPanel,
+    ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, StatusBar,
+    StoppedBanner, SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
 };
 use crate::persist::{self, Persisted};
 use crate::state::animation::Animating;
 use crate::state::chat::{self, ChatServer};
 use crate::state::commands::{self, Command, DemoConfig};
 use crate::state::components::{Notice, Selection, Subsystem, TopSupervisors};
-use crate::state::link::RuntimeLink;
 use crate::state::contrast::ContrastRun;
 use crate::state::faults::{FaultsLink, FaultsView, FaultsWorker};
+use crate::state::link::RuntimeLink;
 use crate::state::load::LoadRun;
 use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
@@ -184,6 +184,26 @@ impl CrashcourseApp {
     /// The central tab shown.
     pub fn tab(&self) -> Tab {
         self.tab
+    }
+
+    /// Shows `tab` in the middle of the window (lessons open the tab they talk about).
+    pub fn set_tab(&mut self, tab: Tab) {
+        self.tab = tab;
+    }
+
+    /// The Faults panel's chaos settings, to fill in before "Start chaos".
+    pub fn faults_panel(&mut self) -> &mut FaultsPanel {
+        &mut self.faults
+    }
+
+    /// The Load panel's settings, to fill in before "Start load".
+    pub fn load_panel(&mut self) -> &mut LoadPanel {
+        &mut self.load
+    }
+
+    /// The Contrast panel's settings, to fill in before "Run contrast".
+    pub fn contrast_panel(&mut self) -> &mut ContrastPanel {
+        &mut self.contrast
     }
 
     /// Runs the view-model systems once: ingest events and the observer's news, lay out,

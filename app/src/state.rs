@@ -41,6 +41,8 @@ use components::{
     ProcessStatus, RuntimeStats, Selection, SiblingOrder, SupervisorLoad, TopSupervisors,
     ViewGeneration,
 };
+use contrast::{follow_contrast_run, ContrastRun};
+use faults::{link_faults_to_pool, mark_chaos_kills, read_faults, record_chaos_history};
 use history::{record_histories, Histories};
 use ingest::{
     apply_snapshot_diff, diff_arrived, ingest_runtime_events, inspect_selected_process,
@@ -51,8 +53,6 @@ use layout::{
     index_supervision_tree, layout_supervision_tree, tree_dirty, TreeExpansion, TreeIndex,
     TreeLayout,
 };
-use contrast::{follow_contrast_run, ContrastRun};
-use faults::{link_faults_to_pool, mark_chaos_kills, read_faults, record_chaos_history};
 use link::RuntimeLink;
 use load::{follow_load_run, record_load_history, LoadRun};
 use timeline::Timeline;

@@ -147,7 +147,8 @@ impl FaultsPanel {
             ui.label(RichText::new(format!("killed: {}", report.killed_total)).strong());
             for (kind, n) in &report.killed {
                 ui.label(
-                    RichText::new(format!("{} {n}", kind.name())).color(kind_color(*kind, &visuals)),
+                    RichText::new(format!("{} {n}", kind.name()))
+                        .color(kind_color(*kind, &visuals)),
                 );
             }
             if report.missed > 0 {
@@ -183,7 +184,11 @@ fn faults_ui(ui: &mut egui::Ui, view: &FaultsView, commands: &mut Vec<Command>) 
         .show(ui, |ui| {
             for kind in FaultKind::ALL {
                 let on = view.is_on(kind);
-                let pending = view.pending.iter().find(|(k, _)| *k == kind).map(|(_, o)| *o);
+                let pending = view
+                    .pending
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map(|(_, o)| *o);
                 let mut checked = pending.unwrap_or(on);
                 let label = RichText::new(title(kind)).strong();
                 let toggle = ui

@@ -64,7 +64,9 @@ impl View for LoadPanel {
                     } else {
                         let start = ui
                             .add_enabled(url.is_some(), egui::Button::new("Start load"))
-                            .on_hover_text("Starts the virtual users on the generator's own threads");
+                            .on_hover_text(
+                                "Starts the virtual users on the generator's own threads",
+                            );
                         if start.clicked() {
                             commands.push(Command::StartLoad(self.settings.clone()));
                         }
@@ -118,11 +120,10 @@ impl LoadPanel {
                 ui.horizontal(|ui| {
                     ui.radio_value(&mut open, false, "closed")
                         .on_hover_text("Each user waits for its reply before sending again");
-                    ui.radio_value(&mut open, true, "open")
-                        .on_hover_text(
-                            "Messages arrive on schedule whatever the server does, so a slow \
+                    ui.radio_value(&mut open, true, "open").on_hover_text(
+                        "Messages arrive on schedule whatever the server does, so a slow \
                              server shows in the latency (no coordinated omission)",
-                        );
+                    );
                 });
                 if open {
                     let rate = s.arrival_rate.get_or_insert(self.arrival_rate);
@@ -149,11 +150,10 @@ impl LoadPanel {
 
                 ui.label("Slow requests");
                 let mut slow = s.slow_ms.is_some();
-                ui.checkbox(&mut slow, "instead of chat")
-                    .on_hover_text(
-                        "Send the \"slow\" event: the server answers each after N ms from a \
+                ui.checkbox(&mut slow, "instead of chat").on_hover_text(
+                    "Send the \"slow\" event: the server answers each after N ms from a \
                          process started for that one request",
-                    );
+                );
                 if slow {
                     let ms = s.slow_ms.get_or_insert(self.slow_ms);
                     ui.label("Work");
@@ -183,8 +183,7 @@ fn live_ui(ui: &mut egui::Ui, run: &LoadRun) {
         .num_columns(4)
         .spacing([24.0, 2.0])
         .show(ui, |ui| {
-            fact(ui, "connected", live.open.to_string())
-                .on_hover_text("Sockets open now");
+            fact(ui, "connected", live.open.to_string()).on_hover_text("Sockets open now");
             fact(ui, "joined", live.joins_ok.to_string());
             fact(ui, "sent", live.sent.to_string());
             fact(ui, "acked", live.acknowledged.to_string())

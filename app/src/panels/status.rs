@@ -111,8 +111,10 @@ fn trouble_status(ui: &mut egui::Ui, world: &World) {
     if let Some(status) = faults.status.as_ref().filter(|s| !s.on.is_empty()) {
         ui.separator();
         let names: Vec<&str> = status.on.iter().map(|k| title(*k)).collect();
-        ui.label(RichText::new(format!("faults on: {}", names.join(", "))).color(warn_color(&visuals)))
-            .on_hover_text("Switch them off in the Faults tab");
+        ui.label(
+            RichText::new(format!("faults on: {}", names.join(", "))).color(warn_color(&visuals)),
+        )
+        .on_hover_text("Switch them off in the Faults tab");
     }
     let load = world.resource::<LoadRun>();
     if let (true, Some(live)) = (load.is_running(), load.live) {

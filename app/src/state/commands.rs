@@ -7,10 +7,10 @@ use bevy_ecs::prelude::*;
 use crashcourse_runtime::{ChaosPlan, ExitReason, FaultKind, Pid};
 
 use super::chat::start_chat;
-use super::contrast::{contrast_urls, ContrastRun, ContrastSettings};
 use super::components::{FrameClock, Notice, Selection, Subsystem, TopSupervisors};
-use super::layout::{GroupKey, TreeExpansion};
+use super::contrast::{contrast_urls, ContrastRun, ContrastSettings};
 use super::faults;
+use super::layout::{GroupKey, TreeExpansion};
 use super::link::RuntimeLink;
 use super::load::{chat_ws_url, LoadRun, LoadSettings};
 use crate::demo;
@@ -41,7 +41,10 @@ pub enum Command {
     StopLoad,
     /// Switch a fault on or off (on a thread of its own: switching off waits for its
     /// processes to be gone).
-    Fault { fault: FaultKind, on: bool },
+    Fault {
+        fault: FaultKind,
+        on: bool,
+    },
     /// Switch every fault off and stop chaos.
     AllFaultsOff,
     /// Start killing random processes of the plan's kinds at its rate for its time.

@@ -85,7 +85,11 @@ impl ContrastRun {
     }
 
     /// Starts both sides against the chat server's HTTP and WebSocket ports.
-    pub fn start(&mut self, settings: ContrastSettings, world_urls: (String, String)) -> Result<(), String> {
+    pub fn start(
+        &mut self,
+        settings: ContrastSettings,
+        world_urls: (String, String),
+    ) -> Result<(), String> {
         if self.running.is_some() {
             return Err("a contrast is running already: stop it first".to_string());
         }
