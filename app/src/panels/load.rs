@@ -77,7 +77,19 @@ impl View for LoadPanel {
                 if let Some(summary) = &run.last {
                     ui.separator();
                     ui.label(RichText::new("Summary of the last run").strong());
-                    ui.label(RichText::new(summary.to_text().trim_matches('\n')).monospace());
+                    // As the command line prints it: lines kept whole, scrolled sideways if need be.
+                    egui::ScrollArea::horizontal()
+                        .id_salt("load summary")
+                        .show(ui, |ui| {
+                            ui.add(
+                                egui::Label::new(
+                                    RichText::new(summary.to_text().trim_matches('\n'))
+                                        .monospace()
+                                        .size(11.0),
+                                )
+                                .wrap_mode(egui::TextWrapMode::Extend),
+                            );
+                        });
                 }
             });
     }

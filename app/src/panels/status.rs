@@ -92,42 +92,54 @@ impl View for StatusBar {
     }
 }
 
-/// What runs on purpose: chaos, faults switched on, the load generator, the contrast.
+/// What runs on purpose: chaos, faults switched on, the load generator, the contrast. Short,
+/// and never broken inside a label when the bar wraps.
 fn trouble_status(ui: &mut egui::Ui, world: &World) {
     let visuals = ui.visuals().clone();
+    let whole = |ui: &mut egui::Ui, text: RichText| {
+        ui.add(egui::Label::new(text).wrap_mode(egui::TextWrapMode::Extend))
+    };
     let faults = world.resource::<FaultsView>();
     if let Some(report) = faults.chaos().filter(|c| c.running) {
         ui.separator();
-        ui.label(
-            RichText::new(format!(
-                "⚡ chaos: {:.0} kills/s ({} killed)",
-                faults.kills_per_s, report.killed_total
-            ))
-            .color(chaos_color(&visuals))
-            .strong(),
+        whole(
+            ui,
+            RichText::new(format!("⚡ chaos: {:.0} kills/s", faults.kills_per_s))
+                .color(chaos_color(&visuals))
+                .strong(),
         )
-        .on_hover_text("Chaos is killing random processes: see the Faults tab");
+        .on_hover_text(format!(
+            "Chaos is killing random processes: {} so far. See the Faults tab.",
+            report.killed_total
+        ));
     }
     if let Some(status) = faults.status.as_ref().filter(|s| !s.on.is_empty()) {
         ui.separator();
         let names: Vec<&str> = status.on.iter().map(|k| title(*k)).collect();
-        ui.label(
-            RichText::new(format!("faults on: {}", names.join(", "))).color(warn_color(&visuals)),
-        )
-        .on_hover_text("Switch them off in the Faults tab");
+        let text = match names.as_slice() {
+            [one] => format!("fault on: {one}"),
+            many => format!("{} faults on", many.len()),
+        };
+        whole(ui, RichText::new(text).color(warn_color(&visuals))).on_hover_text(format!(
+            "{}. Switch them off in the Faults tab.",
+            names.join(", ")
+        ));
     }
     let load = world.resource::<LoadRun>();
     if let (true, Some(live)) = (load.is_running(), load.live) {
         ui.separator();
-        ui.label(format!(
-            "load: {} connected, {:.0} acked/s",
-            live.open, load.acked_per_s
-        ))
+        whole(
+            ui,
+            RichText::new(format!(
+                "load: {} users, {:.0} acked/s",
+                live.open, load.acked_per_s
+            )),
+        )
         .on_hover_text("The load generator runs: see the Load tab");
     }
     if world.resource::<ContrastRun>().is_running() {
         ui.separator();
-        ui.label("contrast running")
+        whole(ui, RichText::new("contrast running"))
             .on_hover_text("The thread-pool contrast runs: see the Contrast tab");
     }
 }
