@@ -339,3 +339,125 @@ fn the_contrast_with_a_few_users_shows_both_sides_figures() {
         "the processes' p99 is shown"
     );
 }
+
+fn chat_pool(app: &AppHarness) -> crashcourse_runtime::db::Pool {
+    app.state()
+        .world()
+        .resource::<crashcourse_app::state::chat::ChatServer>()
+        .endpoint
+        .as_ref()
+        .expect("the chat server runs")
+        .pool()
+        .clone()
+}
+
+#[test]
+fn the_pool_switches_follow_the_chat_server_when_it_is_started_again() {
+    let mut app = app();
+    open_tab(&mut app, "Faults", Tab::Faults);
+    step_until(&mut app, "the slow-queries switch", |h| {
+        checkbox(h, "Slow queries")
+    });
+    let first = chat_pool(&app);
+    let normal = first.query_latency();
+    click_checkbox(&app, "Slow queries");
+    step_until(&mut app, "slow queries are on", |h| {
+        h.state()
+            .world()
+            .resource::<FaultsView>()
+            .is_on(FaultKind::SlowQueries)
+    });
+    assert!(
+        first.query_latency() > normal,
+        "the pool's queries are slow"
+    );
+
+    // The chat server stops (its top supervisor killed) and is started again: a new pool.
+    let endpoint = app
+        .state()
+        .top_supervisor(crashcourse_app::Subsystem::Chat)
+        .expect("the endpoint");
+    app.state().handle().kill(endpoint).expect("killed");
+    step_until(&mut app, "the chat server offers to start again", |h| {
+        shows(h, "Start again")
+    });
+    click(&app, "Start again");
+    step_until(
+        &mut app,
+        "the new pool's queries are slow too (the switch followed it)",
+        |h| {
+            let view = h.state().world().resource::<FaultsView>();
+            !shows(h, "Start again")
+                && view.pending.is_empty()
+                && view.is_on(FaultKind::SlowQueries)
+                && chat_pool(h).query_latency() > normal
+        },
+    );
+    click_checkbox(&app, "Slow queries");
+    step_until(&mut app, "slow queries are off on the new pool", |h| {
+        !h.state()
+            .world()
+            .resource::<FaultsView>()
+            .is_on(FaultKind::SlowQueries)
+            && chat_pool(h).query_latency() == normal
+    });
+}
+
+#[test]
+fn closing_the_app_stops_load_and_chaos_and_switches_every_fault_off() {
+    let mut app = app();
+    open_tab(&mut app, "Faults", Tab::Faults);
+    step_until(&mut app, "the switches", |h| {
+        checkbox(h, "Process leak") && checkbox(h, "Write lock held")
+    });
+    // One at a time: each switch that comes on adds a line under it, moving those below.
+    click_checkbox(&app, "Process leak");
+    step_until(&mut app, "the leak is on", |h| {
+        shows_containing(h, "leaked processes")
+    });
+    click_checkbox(&app, "Write lock held");
+    step_until(&mut app, "the write lock is held", |h| {
+        h.state()
+            .world()
+            .resource::<FaultsView>()
+            .is_on(FaultKind::WriteLock)
+    });
+    click(&app, "Start chaos");
+    step_until(&mut app, "two faults and chaos are on", |h| {
+        let view = h.state().world().resource::<FaultsView>();
+        view.is_on(FaultKind::Leak) && view.is_on(FaultKind::WriteLock) && view.chaos_running()
+    });
+    {
+        let settings = &mut app.state_mut().load_panel().settings;
+        settings.clients = 10;
+        settings.duration = Duration::from_secs(60);
+    }
+    open_tab(&mut app, "Load", Tab::Load);
+    click(&app, "Start load");
+    step_until(&mut app, "the load runs", |h| {
+        h.state()
+            .world()
+            .resource::<LoadRun>()
+            .live
+            .is_some_and(|l| l.open == 10)
+    });
+
+    let started = Instant::now();
+    assert!(
+        app.state_mut().shutdown(Duration::from_secs(5)),
+        "the chat server stopped in time"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let world = app.state().world();
+    assert!(!world.resource::<LoadRun>().is_running(), "the load ended");
+    let faults = &world
+        .resource::<crashcourse_app::state::faults::FaultsLink>()
+        .0;
+    let status = faults.status();
+    assert!(status.on.is_empty(), "every fault is off: {:?}", status.on);
+    assert!(status.chaos.is_none_or(|c| !c.running), "chaos has stopped");
+}
