@@ -6,11 +6,26 @@
 //! else; switching it off stops that supervisor and waits until it is gone, so the process
 //! count and memory fall back. The two pool faults are the pool's lesson switches. Nothing
 //! here is reachable from the network.
+//!
+//! ```
+//! use crashcourse_runtime::{FaultKind, Faults, Runtime, RuntimeConfig};
+//!
+//! let rt = Runtime::start(RuntimeConfig::default());
+//! let faults = Faults::new(&rt);
+//! let before = rt.process_count();
+//! faults.switch_on(FaultKind::Leak).unwrap();
+//! assert!(faults.is_on(FaultKind::Leak));
+//! faults.switch_off(FaultKind::Leak).unwrap();
+//! assert_eq!(rt.process_count(), before);
+//! ```
 
 mod busy_loop;
 mod chaos;
+mod error;
+mod figures;
 mod flood;
 mod hoarder;
+mod kind;
 mod leak;
 mod pool_switches;
 mod status;
@@ -26,89 +41,22 @@ use parking_lot::Mutex;
 use crate::db::Pool;
 use crate::{ExitReason, Handle, Pid};
 
-pub use chaos::{ChaosPlan, ChaosReport};
+pub use busy_loop::SLICE as BUSY_SLICE;
+pub use chaos::{ChaosPlan, ChaosReport, MAX_DURATION, MAX_PER_SECOND};
+pub use error::FaultError;
+pub use flood::{FLOOD_BYTES, FLOOD_LIMIT, FLOOD_PER_SECOND};
+pub use hoarder::HOARD_LIMIT;
+pub use kind::FaultKind;
+pub use leak::{LEAK_LIMIT, LEAK_PER_SECOND};
+pub use pool_switches::SLOW_QUERY;
 pub use status::FaultStatus;
+pub use unmatched::{UNMATCHED_LIMIT, UNMATCHED_PER_SECOND};
 
 use chaos::ChaosRun;
-use status::Figures;
+use figures::Figures;
 
 /// How long switching a fault off waits for its supervisor to be gone.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One fault a learner can switch on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FaultKind {
-    /// Processes started every second that nobody stops, under a supervisor labelled "leak".
-    Leak,
-    /// A producer ("flood producer") sending faster than its consumer ("flood consumer") reads.
-    MailboxFlood,
-    /// A process ("unmatched") sent messages its selective receive never matches.
-    UnmatchedMessages,
-    /// A server ("hoarder") whose state grows without bound.
-    UnboundedState,
-    /// A process ("busy loop") that keeps a worker thread busy and rarely yields.
-    BusyLoop,
-    /// Every database query made slow (the pool's latency switch).
-    SlowQueries,
-    /// SQLite's write lock held from outside the pool.
-    WriteLock,
-}
-
-impl FaultKind {
-    /// Every fault, in the order the app lists them.
-    pub const ALL: [FaultKind; 7] = [
-        FaultKind::Leak,
-        FaultKind::MailboxFlood,
-        FaultKind::UnmatchedMessages,
-        FaultKind::UnboundedState,
-        FaultKind::BusyLoop,
-        FaultKind::SlowQueries,
-        FaultKind::WriteLock,
-    ];
-
-    /// A short snake_case name, as the command line and lessons spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::Leak => "leak",
-            FaultKind::MailboxFlood => "mailbox_flood",
-            FaultKind::UnmatchedMessages => "unmatched_messages",
-            FaultKind::UnboundedState => "unbounded_state",
-            FaultKind::BusyLoop => "busy_loop",
-            FaultKind::SlowQueries => "slow_queries",
-            FaultKind::WriteLock => "write_lock",
-        }
-    }
-
-    /// The fault named `s` (as [`name`](Self::name) spells it; spaces or dashes for `_` too).
-    pub fn parse(s: &str) -> Option<FaultKind> {
-        let s = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-        FaultKind::ALL.into_iter().find(|k| k.name() == s)
-    }
-
-    /// Whether this fault is a switch on the database pool rather than processes.
-    pub fn needs_pool(self) -> bool {
-        matches!(self, FaultKind::SlowQueries | FaultKind::WriteLock)
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Why a fault or chaos could not be switched.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FaultError {
-    #[error("the {0} fault needs a database pool (build Faults with with_pool)")]
-    NeedsPool(FaultKind),
-    #[error("chaos is running already")]
-    ChaosRunning,
-    #[error("bad chaos plan: {0}")]
-    BadPlan(String),
-    #[error("{0}")]
-    Runtime(String),
-}
 
 /// The fault switches of one runtime (and optionally its pool). Cheap to clone; nothing runs
 /// until a fault is switched on. Its methods block the calling thread while they wait for
@@ -116,6 +64,16 @@ pub enum FaultError {
 #[derive(Clone)]
 pub struct Faults {
     inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on: Vec<FaultKind> = self.inner.on.lock().keys().copied().collect();
+        f.debug_struct("Faults")
+            .field("on", &on)
+            .field("pool", &self.inner.pool.is_some())
+            .finish()
+    }
 }
 
 struct Inner {

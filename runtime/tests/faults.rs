@@ -217,6 +217,13 @@ fn all_off_stops_every_fault() {
 }
 
 #[test]
+fn faults_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Faults>();
+    shareable::<ChaosPlan>();
+}
+
+#[test]
 fn fault_names_parse_back() {
     for kind in FaultKind::ALL {
         assert_eq!(FaultKind::parse(kind.name()), Some(kind));
@@ -393,6 +400,14 @@ fn bad_chaos_plans_are_rejected() {
         },
         ChaosPlan {
             duration: Duration::ZERO,
+            ..plan.clone()
+        },
+        ChaosPlan {
+            duration: Duration::MAX,
+            ..plan.clone()
+        },
+        ChaosPlan {
+            per_second: 1e9,
             ..plan.clone()
         },
     ] {

@@ -1,13 +1,13 @@
-//! The busy loop: a process ("busy loop") that keeps its worker thread on the CPU for
-//! [`SLICE`] at a time and yields only once between slices, under a supervisor labelled
-//! "busy loop fault". The watchdog names it while a slice runs; since exit signals are taken
-//! between polls, switching it off takes effect at the end of the current slice.
+//! The busy loop: a process ("busy loop") that spins on its worker thread for [`SLICE`] of
+//! wall-clock time, yields once, and spins again, under a supervisor labelled "busy loop
+//! fault". The watchdog names it while a slice runs; since exit signals are taken between
+//! polls, switching it off takes effect at the end of the current slice.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::status::{Figures, PidSlot};
-use super::FaultError;
+use super::error::FaultError;
+use super::figures::{Figures, PidSlot};
 use crate::supervisor::{self, ChildSpec, Intensity, Shutdown, Strategy, SupervisorSpec};
 use crate::{Ctx, Handle, Pid, SpawnOpts};
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::status::Figures;
-use super::FaultError;
+use super::error::FaultError;
+use super::figures::Figures;
 use crate::observe::ProcessRow;
 use crate::{ExitReason, Handle, Kind, Pid, SpawnOpts, Status};
 
@@ -30,6 +30,8 @@ const KINDS: [Kind; 12] = [
 ];
 /// The highest rate a plan may ask for.
 pub const MAX_PER_SECOND: f64 = 10_000.0;
+/// The longest a plan may run.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// How many recent kills a report lists.
 const RECENT: usize = 20;
 
@@ -89,8 +91,11 @@ impl ChaosPlan {
                 self.per_second
             )));
         }
-        if self.duration.is_zero() {
-            return Err(FaultError::BadPlan("the duration must be above 0".into()));
+        if self.duration.is_zero() || self.duration > MAX_DURATION {
+            return Err(FaultError::BadPlan(format!(
+                "the duration must be above 0 and at most 24 h, not {:?}",
+                self.duration
+            )));
         }
         Ok(())
     }
@@ -210,7 +215,6 @@ pub(super) fn start(
             let mut rng = Rng::new(plan.seed.unwrap_or_else(clock_seed));
             let interval = Duration::from_secs_f64(1.0 / plan.per_second);
             let end = started + plan.duration;
-            let mut rows = Vec::new();
             let mut tick: u32 = 1;
             loop {
                 let due = started + interval * tick;
@@ -219,19 +223,12 @@ pub(super) fn start(
                 }
                 tick = tick.saturating_add(1);
                 async_io::Timer::at(due).await;
-                ctx.handle().process_table_into(&mut rows);
-                rows.retain(|row| {
-                    row.pid != ctx.pid()
-                        && row.status != Status::Exited
-                        && plan.kinds.contains(&row.kind)
-                        && !figures.is_spared(row.pid, row.parent)
-                });
-                let victim = (!rows.is_empty()).then(|| &rows[rng.below(rows.len())]);
+                let victim = pick(ctx.handle(), ctx.pid(), &plan.kinds, &figures, &mut rng);
                 let mut r = finish.report.lock();
                 match victim {
                     Some(row) if ctx.handle().kill(row.pid).is_ok() => {
                         tracing::debug!(pid = %row.pid, kind = row.kind.name(), name = row.display_name(), "chaos killed");
-                        r.count(row);
+                        r.count(&row);
                     }
                     _ => r.missed += 1,
                 }
@@ -244,6 +241,36 @@ pub(super) fn start(
         started,
         report,
     })
+}
+
+/// A live process of one of `kinds`, chosen uniformly (reservoir sampling over one pass of the
+/// table, without copying it: chaos stays cheap beside a table of 100,000 leaked processes).
+fn pick(
+    handle: &Handle,
+    me: Pid,
+    kinds: &[Kind],
+    figures: &Figures,
+    rng: &mut Rng,
+) -> Option<ProcessRow> {
+    let spared = figures.spared();
+    let mut seen = 0usize;
+    let mut chosen = None;
+    handle.0.table.for_each(|p| {
+        if p.pid == me
+            || !kinds.contains(&p.kind)
+            || p.status() == Status::Exited
+            || spared.contains(&p.pid)
+            || p.parent.is_some_and(|parent| spared.contains(&parent))
+        {
+            return;
+        }
+        seen += 1;
+        if rng.below(seen) == 0 {
+            chosen = Some(p.clone());
+        }
+    });
+    let now = handle.0.now().as_nanos() as u64;
+    chosen.map(|p| ProcessRow::read(&p, now, &[]))
 }
 
 fn clock_seed() -> u64 {

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::status::Figures;
-use super::FaultError;
+use super::error::FaultError;
+use super::figures::Figures;
 use crate::server::{Flow, ReplyTo, Server};
 use crate::supervisor::{self, ChildSpec, Intensity, Shutdown, Strategy, SupervisorSpec};
 use crate::{Ctx, ExitReason, Handle, Msg, Pid, SpawnOpts};

@@ -5,8 +5,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::status::{Counted, Figures};
-use super::FaultError;
+use super::error::FaultError;
+use super::figures::{Counted, Figures};
 use crate::dynamic_supervisor::{self, DynamicSpec};
 use crate::supervisor::{ChildSpec, Intensity, Restart, Shutdown};
 use crate::{Ctx, Handle, Pid, SpawnOpts};

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::{FaultError, FaultKind};
+use super::error::FaultError;
+use super::kind::FaultKind;
 use crate::db::Pool;
 
 /// The latency slow queries add to every query.

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::status::{mailbox, pid_in, Figures, PidSlot};
-use super::FaultError;
+use super::error::FaultError;
+use super::figures::{mailbox, pid_in, Figures, PidSlot};
 use crate::supervisor::{self, ChildSpec, Intensity, Shutdown, Strategy, SupervisorSpec};
 use crate::{Ctx, Handle, Pid, SpawnOpts};
 
