@@ -1,5 +1,6 @@
 //! `crashcourse load`'s command line: flags, the run with its progress, the summary, and the
-//! exit code (99 when a threshold fails, as k6 does; 2 for a run that cannot start).
+//! exit code (99 when a threshold fails, as k6 does; 2 for a run that cannot start; 1 for a
+//! contrast side that connects no user).
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -17,6 +18,8 @@ use crate::units;
 pub const EXIT_THRESHOLD_FAILED: i32 = 99;
 /// Exit code when the run could not start (bad arguments).
 pub const EXIT_BAD_RUN: i32 = 2;
+/// Exit code of `--contrast` when a side could not connect a single user.
+pub const EXIT_SIDE_FAILED: i32 = 1;
 
 /// Drive a Phoenix Channels or HTTP server with many clients, k6-style.
 ///
@@ -31,7 +34,8 @@ pub const EXIT_BAD_RUN: i32 = 2;
 /// Closed model (default): each client waits for its reply before the next send, at most
 /// --rate per second. Open model (--arrival-rate): sends go out on schedule whatever the server
 /// does and latency counts from the scheduled time, so a slowing server shows (coordinated
-/// omission). Exit code: 0, or 99 when a threshold failed, 2 when the run cannot start.
+/// omission). Exit code: 0, or 99 when a threshold failed, 2 when the run cannot start, 1 when
+/// a --contrast side connects no user.
 #[derive(Args, Debug, Clone)]
 #[command(verbatim_doc_comment)]
 pub struct LoadArgs {
@@ -51,6 +55,10 @@ pub struct LoadArgs {
     /// The room to join (topic room:<ROOM>); WebSocket mode.
     #[arg(long, default_value = "lobby")]
     pub room: String,
+    /// Spread the clients over this many rooms (room:<ROOM>-0, room:<ROOM>-1, ...); 1 puts
+    /// them all in room:<ROOM>. Every message is broadcast to its room's members.
+    #[arg(long, default_value_t = 1)]
+    pub rooms: usize,
     /// Closed model: messages (requests) per client per second, e.g. 2/s; 0 only connects and
     /// joins (WebSocket); max sends again as soon as the reply is in.
     #[arg(long, default_value = "1/s", value_parser = units::rate)]
@@ -107,6 +115,7 @@ impl LoadArgs {
         plan.ramp = self.ramp;
         plan.duration = self.duration;
         plan.room = self.room.clone();
+        plan.rooms = self.rooms;
         plan.model = match self.arrival_rate {
             Some(arrival_rate) => Model::Open { arrival_rate },
             None => Model::Closed { rate: self.rate.0 },
@@ -225,7 +234,20 @@ fn run_contrast(args: &LoadArgs, out: &mut dyn Write) -> i32 {
     } else {
         write!(out, "{}", result.to_text())
     };
-    0
+    let mut code = 0;
+    for (side, s) in [
+        ("thread-pool", &result.thread_pool),
+        ("process", &result.processes),
+    ] {
+        if s.connections.ok == 0 {
+            eprintln!(
+                "crashcourse load --contrast: the {side} side connected no user ({}): {:?}",
+                s.url, s.errors
+            );
+            code = EXIT_SIDE_FAILED;
+        }
+    }
+    code
 }
 
 /// `crashcourse load` on its own (tests, other front ends): parses `argv` (without the program
@@ -285,6 +307,7 @@ mod tests {
             "--workers",
             "--quiet",
             "--slow-ms",
+            "--rooms",
             "--contrast",
             "--http-url",
         ] {

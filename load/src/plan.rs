@@ -145,6 +145,9 @@ pub struct Plan {
     pub duration: Duration,
     /// The room to join (topic `room:<room>`).
     pub room: String,
+    /// Users spread over this many rooms (`room:<room>-<k>`, user `i` in room `i % rooms`);
+    /// 1 puts everyone in `room:<room>`. More rooms means fewer broadcasts per message.
+    pub rooms: usize,
     pub model: Model,
     /// The longest any one wait may last: connect, upgrade, join reply, message reply, request.
     pub timeout: Duration,
@@ -169,6 +172,7 @@ impl Plan {
             ramp: 100.0,
             duration: Duration::from_secs(30),
             room: "lobby".to_string(),
+            rooms: 1,
             model: Model::Closed { rate: Some(1.0) },
             timeout: Duration::from_secs(10),
             drain: Duration::from_secs(2),
@@ -214,6 +218,12 @@ impl Plan {
                 .room
                 .chars()
                 .all(|c| !c.is_control() && c != '"' && c != '\\');
+        if self.rooms == 0 || self.rooms > self.clients {
+            return Err(PlanError::Invalid(format!(
+                "--rooms {}: 1 to the number of clients ({})",
+                self.rooms, self.clients
+            )));
+        }
         if !room_ok {
             return Err(PlanError::Invalid(format!(
                 "--room {:?}: 1 to 100 printable characters, no quotes or backslashes",
@@ -279,9 +289,18 @@ impl Plan {
         Some(Ipv4Addr::from(n))
     }
 
-    /// The topic users join.
+    /// The topic users join (the first one, when users spread over several rooms).
     pub fn topic(&self) -> String {
-        format!("room:{}", self.room)
+        self.topic_of(0)
+    }
+
+    /// The topic user `index` joins.
+    pub fn topic_of(&self, index: usize) -> String {
+        if self.rooms <= 1 {
+            format!("room:{}", self.room)
+        } else {
+            format!("room:{}-{}", self.room, index % self.rooms)
+        }
     }
 }
 

@@ -60,14 +60,9 @@ pub fn watch_with(
             }
         }
         ProgressStyle::Lines => {
-            let mut last = Instant::now();
-            while !finished() {
-                std::thread::sleep(poll);
-                if last.elapsed() >= LINE_EVERY {
-                    last = Instant::now();
-                    let _ = writeln!(std::io::stderr(), "load: {}", now().1);
-                }
-            }
+            lines(&mut std::io::stderr(), poll, LINE_EVERY, finished, || {
+                now().1
+            });
         }
         ProgressStyle::Bar => {
             let bar = ProgressBar::with_draw_target(
@@ -84,6 +79,24 @@ pub fn watch_with(
                 bar.set_message(line);
             }
             bar.finish_and_clear();
+        }
+    }
+}
+
+/// Plain progress lines on `out`, one every `every`, until `finished`.
+fn lines(
+    out: &mut dyn Write,
+    poll: Duration,
+    every: Duration,
+    finished: impl Fn() -> bool,
+    line: impl Fn() -> String,
+) {
+    let mut last = Instant::now();
+    while !finished() {
+        std::thread::sleep(poll);
+        if last.elapsed() >= every {
+            last = Instant::now();
+            let _ = writeln!(out, "load: {}", line());
         }
     }
 }
@@ -109,4 +122,40 @@ fn describe(l: Live, total: Duration) -> String {
         l.received,
         l.errors
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn without_a_terminal_progress_is_plain_lines_until_the_run_ends() {
+        let polls = Cell::new(0);
+        let mut out = Vec::new();
+        lines(
+            &mut out,
+            Duration::from_millis(1),
+            Duration::ZERO,
+            || {
+                polls.set(polls.get() + 1);
+                polls.get() > 3
+            },
+            || {
+                describe(
+                    Live {
+                        sent: 7,
+                        ..Live::default()
+                    },
+                    Duration::from_secs(10),
+                )
+            },
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text
+            .lines()
+            .all(|l| l.starts_with("load: 0s/10s") && l.contains("sent 7")));
+        assert!(!text.contains('\x1b'), "no terminal escapes: {text:?}");
+    }
 }

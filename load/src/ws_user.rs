@@ -244,10 +244,10 @@ impl<'a> Session<'a> {
             seq: 0,
             draining: None,
             jobs_done: false,
-            topic: sh.plan.topic(),
+            topic: sh.plan.topic_of(index),
             broadcast_prefix: format!(
                 "[null,null,{},\"new_msg\",",
-                serde_json::Value::String(sh.plan.topic())
+                serde_json::Value::String(sh.plan.topic_of(index))
             ),
         }
     }

@@ -112,7 +112,7 @@ fn each_slow_request_is_answered_after_its_time_while_the_channel_stays_responsi
     assert_eq!(first, quick, "the 0 ms request is answered first");
     assert_eq!(payload["status"], "ok");
     assert!(
-        t0.elapsed() < Duration::from_millis(300),
+        t0.elapsed() < Duration::from_millis(400),
         "the channel answered at once: {:?}",
         t0.elapsed()
     );
