@@ -1,8 +1,10 @@
-//! Parsers for the command line's durations (`50ms`, `2s`), sizes (`64KiB`) and rates (`100/s`).
+//! Parsers for the command line's durations (`50ms`, `2s`), sizes (`64KiB`), rates (`100/s`)
+//! and chaos's process kinds (`channel,room`).
 
 /// `250ms`, `2s`, `1m`, or a bare number of milliseconds: the same parser `load` uses.
 pub use crashcourse_load::units::duration;
-use crashcourse_load::units::split_unit;
+use crashcourse_load::units::{positive_per_second, split_unit};
+use crashcourse_runtime::{ChaosPlan, Kind};
 
 /// `64KiB`, `1MiB`, `512B`, or a bare number of bytes.
 pub fn size(s: &str) -> Result<usize, String> {
@@ -36,6 +38,34 @@ pub fn rate(s: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{s:?} is not a rate; write e.g. 100/s"))
 }
 
+/// A duration above zero.
+pub fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    duration(s).and_then(|d| {
+        if d.is_zero() {
+            Err(format!("{s:?} must be above zero"))
+        } else {
+            Ok(d)
+        }
+    })
+}
+
+/// Chaos's kill rate: `50/s`, above zero and at most 10,000 a second.
+pub fn kill_rate(s: &str) -> Result<f64, String> {
+    let max = crashcourse_runtime::faults::MAX_PER_SECOND;
+    positive_per_second(s).and_then(|n| {
+        if n <= max {
+            Ok(n)
+        } else {
+            Err(format!("{s:?} is more than {max} kills a second"))
+        }
+    })
+}
+
+/// Process kinds as the process table names them, comma-separated, `_` for a space.
+pub fn kinds(s: &str) -> Result<Vec<Kind>, String> {
+    ChaosPlan::parse_kinds(s).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -53,5 +83,14 @@ mod tests {
         assert!(duration("5h").is_err());
         assert!(size("0").is_err());
         assert!(rate("0/s").is_err());
+        assert_eq!(kill_rate("50/s"), Ok(50.0));
+        assert!(kill_rate("0/s").is_err());
+        assert!(kill_rate("1000000/s").is_err());
+        assert!(positive_duration("0s").is_err());
+        assert_eq!(
+            kinds("socket,pool_connection"),
+            Ok(vec![Kind::Socket, Kind::PoolConnection])
+        );
+        assert!(kinds("dragon").unwrap_err().contains("dragon"));
     }
 }

@@ -58,6 +58,9 @@ enum Which {
     /// 10,000 WebSocket clients in one room against `crashcourse serve` and the Node.js peer
     /// (bench/peers/node-chat-peer): connect+join time, memory per connection, broadcast latency.
     Chat,
+    /// The load generator's own cost: messages a second one `crashcourse load` process drives
+    /// and its CPU time per 1,000 messages, against `crashcourse serve` and the Node.js peer.
+    Load,
     /// The desktop app headless with 100,000 processes and 5,000 runtime events a second: the
     /// UI thread's CPU time per frame over 300 frames (mean and p99).
     Gui,
@@ -97,6 +100,11 @@ fn main() -> Result<()> {
                     let exe = std::env::current_exe()?;
                     bench::chat::run_all(quick, &exe, |line| println!("{line}"))
                         .map_err(|e| anyhow::anyhow!("bench chat: {e}"))?;
+                }
+                Which::Load => {
+                    let exe = std::env::current_exe()?;
+                    bench::load::run_all(quick, &exe, |line| println!("{line}"))
+                        .map_err(|e| anyhow::anyhow!("bench load: {e}"))?;
                 }
                 Which::Gui => {
                     crashcourse_app::bench::run(quick, |line| println!("{line}"))

@@ -1,6 +1,8 @@
 //! `crashcourse serve`: the chat server without the window. It logs (through `tracing`, level
 //! from `RUST_LOG`) its start and stop, and what the runtime's event stream says about
 //! supervision: supervisors starting and stopping, restarts, intensity exceeded, escalations.
+//! With `--chaos` it also kills random processes of the chosen kinds for a while, and prints
+//! what it killed when that ends.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -15,7 +17,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use crashcourse_runtime::chat::{ChatConfig, Endpoint};
 use crashcourse_runtime::observe::EventKind;
-use crashcourse_runtime::{db, Handle, Kind, Pid, Runtime, RuntimeConfig};
+use crashcourse_runtime::{
+    db, ChaosPlan, ChaosReport, Faults, Handle, Kind, Pid, Runtime, RuntimeConfig,
+};
 
 use crate::args;
 
@@ -68,6 +72,22 @@ pub struct ServeArgs {
     /// Executor worker threads.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: u16,
+    /// Chaos: kill random processes of `--chaos-kinds` at this rate (e.g. `50/s`) once the
+    /// server is up, for `--chaos-for`; what it killed is printed when it ends.
+    #[arg(long, value_parser = args::kill_rate)]
+    chaos: Option<f64>,
+    /// How long chaos runs.
+    #[arg(long, default_value = "10s", value_parser = args::positive_duration, requires = "chaos")]
+    chaos_for: Duration,
+    /// The kinds chaos picks from, as the process table names them, `_` for a space.
+    #[arg(
+        long,
+        default_value = "channel,room,socket,pool_connection",
+        value_parser = args::kinds,
+        requires = "chaos"
+    )]
+    // Spelled out so that clap takes the whole list from one value.
+    chaos_kinds: ::std::vec::Vec<Kind>,
 }
 
 impl ServeArgs {
@@ -124,7 +144,23 @@ pub fn run(args: ServeArgs) -> Result<()> {
         std::process::id()
     );
     std::io::stdout().flush()?;
+    let chaos = match args.chaos {
+        Some(per_second) => {
+            let plan = ChaosPlan {
+                per_second,
+                duration: args.chaos_for,
+                kinds: args.chaos_kinds.clone(),
+                seed: None,
+            };
+            Some(start_chaos(&rt, endpoint.pool().clone(), plan)?)
+        }
+        None => None,
+    };
     let _ = stop_rx.recv();
+    if let Some((faults, printer)) = chaos {
+        faults.stop_chaos();
+        let _ = printer.join();
+    }
     tracing::info!("shutting down: closing sockets, draining the pool, closing the database");
     let clean = endpoint.shutdown(Duration::from_secs(10));
     drop(endpoint);
@@ -138,6 +174,39 @@ pub fn run(args: ServeArgs) -> Result<()> {
         tracing::warn!("the endpoint did not stop within 10 s");
     }
     Ok(())
+}
+
+/// Starts chaos and a thread that prints its report once it ends (by itself or stopped).
+fn start_chaos(rt: &Runtime, pool: db::Pool, plan: ChaosPlan) -> Result<(Faults, JoinHandle<()>)> {
+    let faults = Faults::with_pool(rt, pool);
+    faults.start_chaos(plan)?;
+    let waiting = faults.clone();
+    let printer = std::thread::Builder::new()
+        .name("serve chaos".into())
+        .spawn(move || loop {
+            if let Some(report) = waiting.wait_chaos(Duration::from_secs(1)) {
+                print_chaos(&report);
+                return;
+            }
+        })
+        .context("could not start the chaos thread")?;
+    Ok((faults, printer))
+}
+
+/// One line per kind chaos picked from, then the total: `chaos killed socket 120`.
+fn print_chaos(report: &ChaosReport) {
+    let mut out = std::io::stdout().lock();
+    for (kind, n) in &report.killed {
+        let _ = writeln!(out, "chaos killed {} {n}", kind.name().replace(' ', "_"));
+    }
+    let _ = writeln!(
+        out,
+        "chaos killed total {} missed {} in {:.1}s",
+        report.killed_total,
+        report.missed,
+        report.elapsed.as_secs_f64()
+    );
+    let _ = out.flush();
 }
 
 /// How often the log thread reads the event stream.

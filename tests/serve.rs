@@ -116,3 +116,94 @@ fn wrong_flags_are_clear_errors() {
         );
     }
 }
+
+#[test]
+fn serve_runs_chaos_and_prints_what_it_killed_per_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = serve(
+        &[
+            "--http-port",
+            "0",
+            "--ws-port",
+            "0",
+            "--chaos",
+            "10/s",
+            "--chaos-for",
+            "1s",
+            "--chaos-kinds",
+            "pool_connection,room",
+        ],
+        &dir.path().join("chat.db"),
+    );
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    // The ready line, then chaos's lines once it ends (about 1 s later); bounded by count.
+    for _ in 0..10 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        let done = line.starts_with("chaos killed total");
+        lines.push(line.trim().to_string());
+        if done {
+            break;
+        }
+    }
+    assert!(lines[0].starts_with("listening "), "{lines:?}");
+    let count = |prefix: &str| -> u64 {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {lines:?}"));
+        line[prefix.len()..]
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {line:?}"))
+    };
+    let connections = count("chaos killed pool_connection ");
+    let rooms = count("chaos killed room ");
+    let total = count("chaos killed total ");
+    assert_eq!(rooms, 0, "no room exists before anyone joins");
+    assert_eq!(connections, total);
+    assert!(
+        (8..=10).contains(&total),
+        "about 10 kills at 10/s for 1 s: {lines:?}"
+    );
+    let http_addr = lines[0].split_whitespace().nth(1).unwrap();
+    let http_addr = http_addr.trim_start_matches("http://").parse().unwrap();
+    assert_eq!(support::http(http_addr, "GET", "/api/health").0, 200);
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+}
+
+#[test]
+fn bad_chaos_flags_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, flag, value) in [
+        (vec!["--chaos", "0/s"], "--chaos", "0/s"),
+        (vec!["--chaos", "lots"], "--chaos", "lots"),
+        (
+            vec!["--chaos", "50/s", "--chaos-for", "0s"],
+            "--chaos-for",
+            "0s",
+        ),
+        (
+            vec!["--chaos", "50/s", "--chaos-kinds", "socket,dragon"],
+            "--chaos-kinds",
+            "dragon",
+        ),
+        (vec!["--chaos-for", "10s"], "--chaos", "--chaos-for"),
+    ] {
+        let mut child = serve(&args, &dir.path().join("chat.db"));
+        let status = wait_exit(&mut child);
+        assert_eq!(status.code(), Some(2), "{args:?}");
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(err.contains(value) && err.contains(flag), "{args:?}: {err}");
+    }
+}

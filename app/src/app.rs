@@ -12,21 +12,27 @@ use crate::lessons::engine::LessonInput;
 use crate::lessons::{Catalog, LessonEngine};
 use crate::panels::lesson::LessonPanel;
 use crate::panels::{
-    Dashboard, Inspector, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, Tab,
-    TimelinePanel, View, WarningsPanel,
+    ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, StatusBar,
+    StoppedBanner, SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
 };
 use crate::persist::{self, Persisted};
 use crate::state::animation::Animating;
 use crate::state::chat::{self, ChatServer};
 use crate::state::commands::{self, Command, DemoConfig};
 use crate::state::components::{Notice, Selection, Subsystem, TopSupervisors};
+use crate::state::contrast::ContrastRun;
+use crate::state::faults::{FaultsLink, FaultsView, FaultsWorker};
 use crate::state::link::RuntimeLink;
+use crate::state::load::LoadRun;
 use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
 use crate::AppConfig;
 
 /// How often the window repaints while something animates.
 const ANIMATION_FRAME: Duration = Duration::from_millis(33);
+
+/// How often live figures (load, chaos) are redrawn while they run.
+const LIVE_FRAME: Duration = Duration::from_millis(250);
 
 /// A repaint at least this often, in case a wake-up from the observer was missed.
 const IDLE_FRAME: Duration = Duration::from_secs(5);
@@ -57,6 +63,9 @@ pub struct CrashcourseApp {
     timeline: TimelinePanel,
     dashboard: Dashboard,
     warnings: WarningsPanel,
+    faults: FaultsPanel,
+    load: LoadPanel,
+    contrast: ContrastPanel,
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
@@ -123,6 +132,9 @@ impl CrashcourseApp {
             timeline: TimelinePanel,
             dashboard: Dashboard::default(),
             warnings: WarningsPanel,
+            faults: FaultsPanel::default(),
+            load: LoadPanel::default(),
+            contrast: ContrastPanel::default(),
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
@@ -197,6 +209,26 @@ impl CrashcourseApp {
     /// The central tab shown.
     pub fn tab(&self) -> Tab {
         self.tab
+    }
+
+    /// Shows `tab` in the middle of the window (lessons open the tab they talk about).
+    pub fn set_tab(&mut self, tab: Tab) {
+        self.tab = tab;
+    }
+
+    /// The Faults panel's chaos settings, to fill in before "Start chaos".
+    pub fn faults_panel(&mut self) -> &mut FaultsPanel {
+        &mut self.faults
+    }
+
+    /// The Load panel's settings, to fill in before "Start load".
+    pub fn load_panel(&mut self) -> &mut LoadPanel {
+        &mut self.load
+    }
+
+    /// The Contrast panel's settings, to fill in before "Run contrast".
+    pub fn contrast_panel(&mut self) -> &mut ContrastPanel {
+        &mut self.contrast
     }
 
     /// Runs the view-model systems once: ingest events and the observer's news, lay out,
@@ -295,6 +327,9 @@ impl CrashcourseApp {
                     (Tab::Processes, "Processes".to_string()),
                     (Tab::Dashboard, "Dashboard".to_string()),
                     (Tab::Warnings, format!("Warnings ({warnings})")),
+                    (Tab::Faults, "Faults".to_string()),
+                    (Tab::Load, "Load".to_string()),
+                    (Tab::Contrast, "Contrast".to_string()),
                 ] {
                     let mut text = egui::RichText::new(title).strong();
                     if tab == Tab::Warnings && warnings > 0 {
@@ -310,6 +345,9 @@ impl CrashcourseApp {
                 Tab::Processes => self.processes.ui(ui, world, commands),
                 Tab::Dashboard => self.dashboard.ui(ui, world, commands),
                 Tab::Warnings => self.warnings.ui(ui, world, commands),
+                Tab::Faults => self.faults.ui(ui, world, commands),
+                Tab::Load => self.load.ui(ui, world, commands),
+                Tab::Contrast => self.contrast.ui(ui, world, commands),
             }
         });
 
@@ -333,6 +371,11 @@ impl CrashcourseApp {
             ctx.request_repaint();
         } else if self.world.resource::<Animating>().0 {
             ctx.request_repaint_after(ANIMATION_FRAME);
+        } else if self.world.resource::<LoadRun>().is_running()
+            || self.world.resource::<ContrastRun>().is_running()
+            || self.world.resource::<FaultsView>().anything_on()
+        {
+            ctx.request_repaint_after(LIVE_FRAME);
         } else {
             ctx.request_repaint_after(IDLE_FRAME);
         }
@@ -346,10 +389,26 @@ impl CrashcourseApp {
             return true;
         };
         let start = Instant::now();
+        // Nothing the learner started is left behind: the load's users stop sending first,
+        // and end once the chat server has closed their sockets.
+        self.world.resource_mut::<LoadRun>().stop();
+        self.world.resource_mut::<ContrastRun>().stop();
+        // Faults and chaos off while the pool and the runtime still run (the write lock is
+        // released, the leak's processes stopped).
+        let faults = self.world.resource::<FaultsLink>().0.clone();
+        self.world
+            .resource_mut::<FaultsWorker>()
+            .shutdown(&faults, Duration::from_millis(1500));
         // Leave the runtime's own shutdown (which waits up to 2 s for processes) its share.
         let chat_limit = limit.saturating_sub(Duration::from_millis(2500));
         self.lessons.shutdown(&runtime.handle());
         let in_time = chat::stop_chat(&mut self.world, chat_limit.max(Duration::from_millis(500)));
+        self.world
+            .resource_mut::<LoadRun>()
+            .shutdown(Duration::from_millis(500));
+        self.world
+            .resource_mut::<ContrastRun>()
+            .shutdown(Duration::from_millis(500));
         self.world.resource_mut::<RuntimeLink>().observer.stop();
         runtime.shutdown();
         drop(runtime);

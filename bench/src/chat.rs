@@ -89,15 +89,16 @@ pub fn run(sizes: Sizes, mut target: Target) -> Result<Outcome, String> {
     result
 }
 
-struct ServerProcess {
+/// A server in another OS process, started from a command that prints its ready line.
+pub(crate) struct ServerProcess {
     child: Child,
-    pid: u32,
-    ws: SocketAddr,
+    pub(crate) pid: u32,
+    pub(crate) ws: SocketAddr,
     http: Option<SocketAddr>,
 }
 
 impl ServerProcess {
-    fn start(cmd: &mut Command) -> Result<ServerProcess, String> {
+    pub(crate) fn start(cmd: &mut Command) -> Result<ServerProcess, String> {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -187,7 +188,7 @@ impl ServerProcess {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = Command::new("kill")
             .args(["-INT", &self.pid.to_string()])
             .status();
@@ -514,7 +515,7 @@ async fn tcp_from(src: IpAddr, addr: SocketAddr) -> Result<Async<TcpStream>, Str
 }
 
 /// A free loopback port (for a peer that cannot be told to pick one).
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }

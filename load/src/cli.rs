@@ -1,5 +1,6 @@
 //! `crashcourse load`'s command line: flags, the run with its progress, the summary, and the
-//! exit code (99 when a threshold fails, as k6 does; 2 for a run that cannot start).
+//! exit code (99 when a threshold fails, as k6 does; 2 for a run that cannot start; 1 for a
+//! contrast side that connects no user).
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 
+use crate::contrast::{self, ContrastPlan};
 use crate::plan::{Model, Plan, Target};
 use crate::progress::{self, ProgressStyle};
 use crate::threshold::Thresholds;
@@ -16,6 +18,8 @@ use crate::units;
 pub const EXIT_THRESHOLD_FAILED: i32 = 99;
 /// Exit code when the run could not start (bad arguments).
 pub const EXIT_BAD_RUN: i32 = 2;
+/// Exit code of `--contrast` when a side could not connect a single user.
+pub const EXIT_SIDE_FAILED: i32 = 1;
 
 /// Drive a Phoenix Channels or HTTP server with many clients, k6-style.
 ///
@@ -30,7 +34,8 @@ pub const EXIT_BAD_RUN: i32 = 2;
 /// Closed model (default): each client waits for its reply before the next send, at most
 /// --rate per second. Open model (--arrival-rate): sends go out on schedule whatever the server
 /// does and latency counts from the scheduled time, so a slowing server shows (coordinated
-/// omission). Exit code: 0, or 99 when a threshold failed, 2 when the run cannot start.
+/// omission). Exit code: 0, or 99 when a threshold failed, 2 when the run cannot start, 1 when
+/// a --contrast side connects no user.
 #[derive(Args, Debug, Clone)]
 #[command(verbatim_doc_comment)]
 pub struct LoadArgs {
@@ -50,6 +55,10 @@ pub struct LoadArgs {
     /// The room to join (topic room:<ROOM>); WebSocket mode.
     #[arg(long, default_value = "lobby")]
     pub room: String,
+    /// Spread the clients over this many rooms (room:<ROOM>-0, room:<ROOM>-1, ...); 1 puts
+    /// them all in room:<ROOM>. Every message is broadcast to its room's members.
+    #[arg(long, default_value_t = 1)]
+    pub rooms: usize,
     /// Closed model: messages (requests) per client per second, e.g. 2/s; 0 only connects and
     /// joins (WebSocket); max sends again as soon as the reply is in.
     #[arg(long, default_value = "1/s", value_parser = units::rate)]
@@ -84,6 +93,18 @@ pub struct LoadArgs {
     /// Show no progress.
     #[arg(long)]
     pub quiet: bool,
+    /// WebSocket mode: send the event "slow" with {"ms": N} instead of new_msg; the server
+    /// answers each after N ms from a process started for that one request (0 to 10000).
+    #[arg(long)]
+    pub slow_ms: Option<u64>,
+    /// The thread-pool contrast: the same users against --http-url's /api/slow?ms=N (fixed
+    /// handler threads) and --url's "slow" event (one process per request) at once, each user
+    /// sending 1/s; prints both summaries side by side. N is --slow-ms (default 100).
+    #[arg(long, conflicts_with_all = ["arrival_rate", "p99_under", "errors_under"])]
+    pub contrast: bool,
+    /// The HTTP side of --contrast.
+    #[arg(long, default_value = "http://127.0.0.1:4000")]
+    pub http_url: String,
 }
 
 impl LoadArgs {
@@ -94,6 +115,7 @@ impl LoadArgs {
         plan.ramp = self.ramp;
         plan.duration = self.duration;
         plan.room = self.room.clone();
+        plan.rooms = self.rooms;
         plan.model = match self.arrival_rate {
             Some(arrival_rate) => Model::Open { arrival_rate },
             None => Model::Closed { rate: self.rate.0 },
@@ -104,8 +126,20 @@ impl LoadArgs {
         if let Some(w) = self.workers {
             plan.workers = w;
         }
+        plan.slow_ms = self.slow_ms;
         plan.validate()?;
         Ok(plan)
+    }
+
+    /// The contrast these flags ask for (`--contrast`).
+    pub fn contrast_plan(&self) -> ContrastPlan {
+        ContrastPlan {
+            http_url: self.http_url.clone(),
+            ws_url: self.url.clone(),
+            users: self.clients,
+            work_ms: self.slow_ms.unwrap_or(100),
+            duration: self.duration,
+        }
     }
 
     pub fn thresholds(&self) -> Thresholds {
@@ -126,6 +160,9 @@ pub fn run(args: LoadArgs) -> i32 {
 
 /// Runs `crashcourse load`, writing the summary to `out`; returns the process exit code.
 pub fn run_to(args: LoadArgs, out: &mut dyn Write) -> i32 {
+    if args.contrast {
+        return run_contrast(&args, out);
+    }
     let plan = match args.plan() {
         Ok(p) => p,
         Err(e) => {
@@ -158,6 +195,59 @@ pub fn run_to(args: LoadArgs, out: &mut dyn Write) -> i32 {
     } else {
         EXIT_THRESHOLD_FAILED
     }
+}
+
+/// `crashcourse load --contrast`: both sides at once, then their summaries side by side.
+fn run_contrast(args: &LoadArgs, out: &mut dyn Write) -> i32 {
+    let running = match contrast::start(args.contrast_plan()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("crashcourse load --contrast: {e}");
+            return EXIT_BAD_RUN;
+        }
+    };
+    let style = if args.quiet {
+        ProgressStyle::Off
+    } else {
+        ProgressStyle::auto()
+    };
+    progress::watch_with(
+        running.plan().duration,
+        style,
+        || running.is_finished(),
+        || {
+            let (t, p) = running.live();
+            (
+                p.elapsed,
+                format!(
+                    "{:.0}s  threads: {}  |  processes: {}",
+                    p.elapsed.as_secs_f64(),
+                    progress::brief(t),
+                    progress::brief(p)
+                ),
+            )
+        },
+    );
+    let result = running.wait();
+    let _ = if args.json {
+        writeln!(out, "{}", result.to_json())
+    } else {
+        write!(out, "{}", result.to_text())
+    };
+    let mut code = 0;
+    for (side, s) in [
+        ("thread-pool", &result.thread_pool),
+        ("process", &result.processes),
+    ] {
+        if s.connections.ok == 0 {
+            eprintln!(
+                "crashcourse load --contrast: the {side} side connected no user ({}): {:?}",
+                s.url, s.errors
+            );
+            code = EXIT_SIDE_FAILED;
+        }
+    }
+    code
 }
 
 /// `crashcourse load` on its own (tests, other front ends): parses `argv` (without the program
@@ -216,6 +306,10 @@ mod tests {
             "--source",
             "--workers",
             "--quiet",
+            "--slow-ms",
+            "--rooms",
+            "--contrast",
+            "--http-url",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }

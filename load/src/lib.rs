@@ -8,6 +8,7 @@
 //! measured from the scheduled time, so a slowing server shows instead of being hidden).
 
 pub mod cli;
+pub mod contrast;
 mod http_user;
 mod net;
 mod phoenix;
@@ -21,7 +22,8 @@ pub mod threshold;
 pub mod units;
 mod ws_user;
 
-pub use plan::{Model, Plan, PlanError, Protocol, Target, MAX_CLIENTS, PER_SOURCE};
+pub use contrast::{ContrastPlan, ContrastResult, ContrastSide, RunningContrast};
+pub use plan::{Model, Plan, PlanError, Protocol, Target, MAX_CLIENTS, MAX_SLOW_MS, PER_SOURCE};
 pub use progress::ProgressStyle;
 pub use run::{start, Running};
 pub use stats::Live;

@@ -15,6 +15,8 @@ pub const PER_SOURCE: usize = 10_000;
 /// Slowest and fastest rates accepted (a pace's interval must fit a `Duration`).
 const MIN_RATE: f64 = 0.001;
 const MAX_RATE: f64 = 1_000_000.0;
+/// Longest "slow" request a WebSocket user asks for (the server's own limit).
+pub const MAX_SLOW_MS: u64 = 10_000;
 /// Longest duration, timeout or drain accepted.
 const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
 
@@ -143,6 +145,9 @@ pub struct Plan {
     pub duration: Duration,
     /// The room to join (topic `room:<room>`).
     pub room: String,
+    /// Users spread over this many rooms (`room:<room>-<k>`, user `i` in room `i % rooms`);
+    /// 1 puts everyone in `room:<room>`. More rooms means fewer broadcasts per message.
+    pub rooms: usize,
     pub model: Model,
     /// The longest any one wait may last: connect, upgrade, join reply, message reply, request.
     pub timeout: Duration,
@@ -153,6 +158,9 @@ pub struct Plan {
     pub first_source: Ipv4Addr,
     /// Executor threads that run the virtual users.
     pub workers: usize,
+    /// WebSocket mode: send the event `slow` with `{"ms": N}` (answered after N ms by a process
+    /// started for that one request) instead of posting `new_msg`.
+    pub slow_ms: Option<u64>,
 }
 
 impl Plan {
@@ -164,11 +172,13 @@ impl Plan {
             ramp: 100.0,
             duration: Duration::from_secs(30),
             room: "lobby".to_string(),
+            rooms: 1,
             model: Model::Closed { rate: Some(1.0) },
             timeout: Duration::from_secs(10),
             drain: Duration::from_secs(2),
             first_source: Ipv4Addr::new(127, 0, 0, 2),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+            slow_ms: None,
         }
     }
 
@@ -208,11 +218,30 @@ impl Plan {
                 .room
                 .chars()
                 .all(|c| !c.is_control() && c != '"' && c != '\\');
+        if self.rooms == 0 || self.rooms > self.clients {
+            return Err(PlanError::Invalid(format!(
+                "--rooms {}: 1 to the number of clients ({})",
+                self.rooms, self.clients
+            )));
+        }
         if !room_ok {
             return Err(PlanError::Invalid(format!(
                 "--room {:?}: 1 to 100 printable characters, no quotes or backslashes",
                 self.room
             )));
+        }
+        if let Some(ms) = self.slow_ms {
+            if self.target.protocol == Protocol::Http {
+                return Err(PlanError::Invalid(
+                    "--slow-ms is for WebSocket mode; in HTTP mode use --url http://HOST:PORT/api/slow?ms=N"
+                        .into(),
+                ));
+            }
+            if ms > MAX_SLOW_MS {
+                return Err(PlanError::Invalid(format!(
+                    "--slow-ms {ms}: at most {MAX_SLOW_MS}"
+                )));
+            }
         }
         match self.model {
             Model::Closed { rate: Some(r) } if r != 0.0 && !rate_ok(r) => {
@@ -260,9 +289,18 @@ impl Plan {
         Some(Ipv4Addr::from(n))
     }
 
-    /// The topic users join.
+    /// The topic users join (the first one, when users spread over several rooms).
     pub fn topic(&self) -> String {
-        format!("room:{}", self.room)
+        self.topic_of(0)
+    }
+
+    /// The topic user `index` joins.
+    pub fn topic_of(&self, index: usize) -> String {
+        if self.rooms <= 1 {
+            format!("room:{}", self.room)
+        } else {
+            format!("room:{}-{}", self.room, index % self.rooms)
+        }
     }
 }
 

@@ -34,26 +34,35 @@ const LINE_EVERY: Duration = Duration::from_secs(2);
 /// Shows progress until `running` has finished.
 pub fn watch(running: &Running, style: ProgressStyle) {
     let total = running.plan().duration;
+    watch_with(
+        total,
+        style,
+        || running.is_finished(),
+        || {
+            let live = running.live();
+            (live.elapsed, describe(live, total))
+        },
+    );
+}
+
+/// Shows progress until `finished` says so; `now` gives the elapsed time and the line to show.
+pub fn watch_with(
+    total: Duration,
+    style: ProgressStyle,
+    finished: impl Fn() -> bool,
+    now: impl Fn() -> (Duration, String),
+) {
     let poll = Duration::from_millis(100);
     match style {
         ProgressStyle::Off => {
-            while !running.is_finished() {
+            while !finished() {
                 std::thread::sleep(poll);
             }
         }
         ProgressStyle::Lines => {
-            let mut last = Instant::now();
-            while !running.is_finished() {
-                std::thread::sleep(poll);
-                if last.elapsed() >= LINE_EVERY {
-                    last = Instant::now();
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "load: {}",
-                        describe(running.live(), total)
-                    );
-                }
-            }
+            lines(&mut std::io::stderr(), poll, LINE_EVERY, finished, || {
+                now().1
+            });
         }
         ProgressStyle::Bar => {
             let bar = ProgressBar::with_draw_target(
@@ -63,15 +72,41 @@ pub fn watch(running: &Running, style: ProgressStyle) {
             if let Ok(s) = BarStyle::with_template("{bar:30} {msg}") {
                 bar.set_style(s);
             }
-            while !running.is_finished() {
+            while !finished() {
                 std::thread::sleep(poll);
-                let live = running.live();
-                bar.set_position((live.elapsed.min(total)).as_millis() as u64);
-                bar.set_message(describe(live, total));
+                let (elapsed, line) = now();
+                bar.set_position((elapsed.min(total)).as_millis() as u64);
+                bar.set_message(line);
             }
             bar.finish_and_clear();
         }
     }
+}
+
+/// Plain progress lines on `out`, one every `every`, until `finished`.
+fn lines(
+    out: &mut dyn Write,
+    poll: Duration,
+    every: Duration,
+    finished: impl Fn() -> bool,
+    line: impl Fn() -> String,
+) {
+    let mut last = Instant::now();
+    while !finished() {
+        std::thread::sleep(poll);
+        if last.elapsed() >= every {
+            last = Instant::now();
+            let _ = writeln!(out, "load: {}", line());
+        }
+    }
+}
+
+/// One side's counts in a few words, for the contrast's progress line.
+pub(crate) fn brief(l: Live) -> String {
+    format!(
+        "open {} sent {} ok {} errors {}",
+        l.open, l.sent, l.acknowledged, l.errors
+    )
 }
 
 fn describe(l: Live, total: Duration) -> String {
@@ -87,4 +122,40 @@ fn describe(l: Live, total: Duration) -> String {
         l.received,
         l.errors
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn without_a_terminal_progress_is_plain_lines_until_the_run_ends() {
+        let polls = Cell::new(0);
+        let mut out = Vec::new();
+        lines(
+            &mut out,
+            Duration::from_millis(1),
+            Duration::ZERO,
+            || {
+                polls.set(polls.get() + 1);
+                polls.get() > 3
+            },
+            || {
+                describe(
+                    Live {
+                        sent: 7,
+                        ..Live::default()
+                    },
+                    Duration::from_secs(10),
+                )
+            },
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text
+            .lines()
+            .all(|l| l.starts_with("load: 0s/10s") && l.contains("sent 7")));
+        assert!(!text.contains('\x1b'), "no terminal escapes: {text:?}");
+    }
 }

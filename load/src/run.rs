@@ -18,7 +18,7 @@ use crate::{http_user, ws_user};
 /// A run going on: live counts, an early stop, and the summary at the end.
 pub struct Running {
     shared: Arc<Shared>,
-    stop: Option<Sender<()>>,
+    stop: Sender<()>,
     thread: Option<JoinHandle<Summary>>,
 }
 
@@ -49,7 +49,7 @@ pub fn start(plan: Plan) -> Result<Running, PlanError> {
         .map_err(|e| PlanError::Invalid(format!("could not start the run's thread: {e}")))?;
     Ok(Running {
         shared,
-        stop: Some(stop_tx),
+        stop: stop_tx,
         thread: Some(thread),
     })
 }
@@ -66,10 +66,8 @@ impl Running {
     }
 
     /// Ends the sending now; replies in flight are still waited for, up to the drain.
-    pub fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            tx.close();
-        }
+    pub fn stop(&self) {
+        self.stop.close();
     }
 
     /// True once the summary is ready.

@@ -22,6 +22,8 @@ pub struct Summary {
     pub model: &'static str,
     pub url: String,
     pub room: Option<String>,
+    /// Rooms the clients spread over (`room:<room>-<k>` when more than one).
+    pub rooms: u64,
     pub clients: u64,
     /// Messages (or requests) per client per second in the closed model; `null` for "no pause".
     pub rate_per_client: Option<f64>,
@@ -164,6 +166,7 @@ impl Summary {
             model,
             url: plan.target.url(),
             room: websocket.then(|| plan.room.clone()),
+            rooms: plan.rooms as u64,
             clients: plan.clients as u64,
             rate_per_client,
             arrival_rate,
@@ -223,7 +226,11 @@ impl Summary {
             self.clients,
             self.room
                 .as_ref()
-                .map(|r| format!(" in room:{r}"))
+                .map(|r| if self.rooms > 1 {
+                    format!(" in {} rooms room:{r}-*", self.rooms)
+                } else {
+                    format!(" in room:{r}")
+                })
                 .unwrap_or_default(),
             num(self.duration_s),
             self.elapsed_s

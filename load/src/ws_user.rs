@@ -1,5 +1,5 @@
 //! One WebSocket virtual user: connect, join `room:<name>`, heartbeat every 30 s, push `new_msg`
-//! at the model's pace and match replies by ref, count broadcasts; reconnect (with the Phoenix
+//! (or `slow` requests) at the model's pace and match replies by ref, count broadcasts; reconnect (with the Phoenix
 //! client's backoff) when the server closes or drops the socket, rejoin after `phx_error`.
 
 use std::collections::BTreeMap;
@@ -244,10 +244,10 @@ impl<'a> Session<'a> {
             seq: 0,
             draining: None,
             jobs_done: false,
-            topic: sh.plan.topic(),
+            topic: sh.plan.topic_of(index),
             broadcast_prefix: format!(
                 "[null,null,{},\"new_msg\",",
-                serde_json::Value::String(sh.plan.topic())
+                serde_json::Value::String(sh.plan.topic_of(index))
             ),
         }
     }
@@ -287,16 +287,23 @@ impl<'a> Session<'a> {
         Ok(self.send(ws, frame).await?)
     }
 
-    /// Sends one `new_msg` whose latency counts from `start`.
+    /// Sends one `new_msg` (or, in slow mode, one `slow` request) whose latency counts from
+    /// `start`.
     async fn send_msg(&mut self, ws: &mut Ws, start: Instant) -> Result<(), End> {
         let r = self.take_ref();
         self.seq += 1;
-        let payload = json!({ "body": format!("load{} m{}", self.index, self.seq) });
+        let (event, payload) = match self.sh.plan.slow_ms {
+            Some(ms) => ("slow", json!({ "ms": ms })),
+            None => (
+                "new_msg",
+                json!({ "body": format!("load{} m{}", self.index, self.seq) }),
+            ),
+        };
         let frame = phoenix::encode(
             Some(&self.join_ref),
             &r.to_string(),
             &self.topic,
-            "new_msg",
+            event,
             &payload,
         );
         self.pending.insert(r, start);

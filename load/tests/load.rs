@@ -502,7 +502,7 @@ fn a_run_stopped_early_ends_within_its_drain_and_closes_every_socket() {
     let mut p = plan(&server.ws_url(), 10, 60_000);
     p.model = Model::Closed { rate: Some(5.0) };
     p.drain = Duration::from_secs(1);
-    let mut running = crashcourse_load::start(p).expect("the plan is valid");
+    let running = crashcourse_load::start(p).expect("the plan is valid");
     let deadline = Instant::now() + Duration::from_secs(15);
     while running.live().acknowledged < 10 {
         assert!(

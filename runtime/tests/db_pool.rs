@@ -625,3 +625,159 @@ fn without_a_pool_process_calls_fail_with_no_pool() {
         .unwrap_err();
     assert!(matches!(err, DbError::NoPool), "{err}");
 }
+
+/// The live connection processes of the pool, in slot order.
+fn live_connections(fx: &Fixture) -> Vec<Pid> {
+    fx.pool
+        .connections()
+        .iter()
+        .filter_map(|c| c.pid)
+        .filter(|p| fx.rt.is_alive(*p))
+        .collect()
+}
+
+#[test]
+fn reconfigure_grows_the_pool_under_its_supervisor() {
+    let fx = start(|c| c.pool_size = 2);
+    let pool_pid = fx.pool.pid().expect("a pool process");
+    let supervisor = fx
+        .rt
+        .process_info(pool_pid)
+        .and_then(|i| i.parent)
+        .expect("the pool's supervisor");
+    fx.pool.reconfigure(Some(5), None, None).unwrap();
+    assert_eq!(fx.pool.size(), 5);
+    wait_until("five connections are up", || {
+        fx.pool.metrics().size == 5 && live_connections(&fx).len() == 5
+    });
+    assert_eq!(fx.pool.metrics().pool_size, 5);
+    for pid in live_connections(&fx) {
+        let info = fx.rt.process_info(pid).expect("a live connection");
+        assert_eq!(
+            info.parent,
+            Some(supervisor),
+            "{pid} is supervised by the pool"
+        );
+        assert_eq!(info.kind, crashcourse_runtime::Kind::PoolConnection);
+    }
+    // All five take work at the same time.
+    let gates: Vec<Gate> = (0..5).map(|_| hold_connection(&fx)).collect();
+    assert_eq!(fx.pool.metrics().checked_out, 5);
+    for g in gates {
+        drop(g.open);
+        recv(&g.result).unwrap();
+    }
+    // A new connection is supervised like the first ones: killed, it is restarted.
+    let old = fx.pool.kill_connection(4).unwrap();
+    let new = wait_for("connection 5 restarted", || {
+        fx.pool.connections()[4]
+            .pid
+            .filter(|p| *p != old && fx.rt.is_alive(*p))
+    });
+    assert_ne!(new, old);
+    let (_, rx) = call(&fx, |c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)));
+    assert_eq!(recv(&rx).unwrap(), 1);
+}
+
+#[test]
+fn reconfigure_shrinks_without_interrupting_a_query_and_grows_back() {
+    let fx = start(|c| c.pool_size = 3);
+    let gates: Vec<Gate> = (0..3).map(|_| hold_connection(&fx)).collect();
+    let before = live_connections(&fx);
+    assert_eq!(before.len(), 3);
+    fx.pool.reconfigure(Some(1), None, None).unwrap();
+    // A request queued behind them is served by the connection that stays.
+    let (_, queued) = call(&fx, |c| c.query_row("SELECT 7", [], |r| r.get::<_, i64>(0)));
+    // Busy connections are not stopped: each query finishes and answers its caller.
+    for g in gates {
+        assert!(g.started.load(Ordering::SeqCst));
+        drop(g.open);
+        recv(&g.result).expect("a query in flight is never interrupted by a shrink");
+    }
+    assert_eq!(recv(&queued).unwrap(), 7);
+    wait_until("two connections have stopped", || {
+        fx.pool.metrics().size == 1 && live_connections(&fx).len() == 1
+    });
+    let stopped: Vec<Pid> = before
+        .iter()
+        .copied()
+        .filter(|p| !fx.rt.is_alive(*p))
+        .collect();
+    assert_eq!(stopped.len(), 2);
+    assert_eq!(fx.pool.connections().len(), 1);
+    assert_eq!(fx.pool.metrics().pool_size, 1);
+    // They stopped normally, so their supervisor left them stopped.
+    assert_eq!(live_connections(&fx).len(), 1);
+    let (_, rx) = call(&fx, |c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)));
+    assert_eq!(recv(&rx).unwrap(), 1);
+
+    // Grown back, the stopped connections are started again.
+    fx.pool.reconfigure(Some(3), None, None).unwrap();
+    wait_until("three connections are up again", || {
+        fx.pool.metrics().size == 3 && live_connections(&fx).len() == 3
+    });
+    let gates: Vec<Gate> = (0..3).map(|_| hold_connection(&fx)).collect();
+    for g in gates {
+        drop(g.open);
+        recv(&g.result).unwrap();
+    }
+}
+
+#[test]
+fn reconfigure_refuses_settings_out_of_range_and_changes_the_queue_settings() {
+    let fx = start(|c| c.pool_size = 1);
+    for (size, target, interval) in [
+        (Some(0), None, None),
+        (
+            Some(crashcourse_runtime::db::Pool::MAX_SIZE + 1),
+            None,
+            None,
+        ),
+        (None, Some(Duration::ZERO), None),
+        (None, None, Some(Duration::from_secs(7200))),
+    ] {
+        let e = fx.pool.reconfigure(size, target, interval).unwrap_err();
+        assert!(matches!(e, DbError::Setting(_)), "{e}");
+    }
+    assert_eq!(fx.pool.size(), 1);
+    fx.pool
+        .reconfigure(
+            None,
+            Some(Duration::from_millis(5)),
+            Some(Duration::from_millis(100)),
+        )
+        .unwrap();
+    assert_eq!(
+        fx.pool.queue_settings(),
+        (Duration::from_millis(5), Duration::from_millis(100))
+    );
+    assert_eq!(fx.pool.size(), 1, "None keeps the size");
+    // Four callers on one connection with 10 ms queries wait about 30 ms each: fast under the
+    // default 50 ms target, slow under 5 ms, so requests get dropped once the new settings
+    // are in force (from the next interval, at most the default 2 s away).
+    fx.pool.set_query_latency(Duration::from_millis(10));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = mpsc::channel();
+    for _ in 0..4 {
+        let (pool, stop, done) = (fx.pool.clone(), stop.clone(), done_tx.clone());
+        fx.rt
+            .spawn(move |_ctx| async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let _ = pool
+                        .run(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+                        .await;
+                }
+                let _ = done.send(());
+            })
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while fx.pool.metrics().drops == 0 {
+        assert!(Instant::now() < deadline, "no drops under the new target");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for _ in 0..4 {
+        recv(&done_rx);
+    }
+}

@@ -1,9 +1,12 @@
 //! A channel process: one per joined topic of one socket. It validates the join, pushes the
 //! history and presence state, and handles the client's `new_msg` pushes: persisted through the
-//! pool, acknowledged only after the commit, then broadcast by the room.
+//! pool, acknowledged only after the commit, then broadcast by the room. `slow` pushes are each
+//! answered by a process of their own (`channel/slow.rs`).
 //!
 //! It is supervised by the sockets supervisor (temporary) and linked to its socket, which traps
 //! its exit: a crashed channel becomes `phx_error` for that topic, never the end of the socket.
+
+mod slow;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,9 +99,24 @@ async fn run(ctx: Ctx, join: Join) -> ExitReason {
         mut presence_monitor,
     } = joined;
     let topic_arc: Arc<str> = topic.as_str().into();
+    let outstanding = slow::Outstanding::default();
     loop {
         let msg = ctx.recv().await;
         let msg = match msg.downcast::<ChannelIn>() {
+            Ok(input) if input.event == "slow" => {
+                slow::handle(
+                    &ctx,
+                    &outstanding,
+                    slow::SlowRequest {
+                        socket,
+                        topic: &topic,
+                        join_ref: join_ref.as_deref(),
+                        msg_ref: input.msg_ref.as_deref(),
+                        payload: &input.payload,
+                    },
+                );
+                continue;
+            }
             Ok(input) => {
                 Box::pin(handle_in(
                     &ctx,

@@ -136,7 +136,22 @@ impl Behaviour for ConnProc {
     /// Runs a job on the thread, waits for it (interrupting it past its deadline), then
     /// checks back in with the pool.
     async fn handle_cast(&mut self, ctx: &Ctx, msg: ConnMsg) -> Flow {
-        let ConnMsg::Job(job) = msg;
+        let job = match msg {
+            ConnMsg::Job(job) => job,
+            ConnMsg::Retire => {
+                if self.shared.retire(self.index) {
+                    return Flow::Stop(ExitReason::Normal);
+                }
+                let stay = PoolMsg::Stay {
+                    index: self.index,
+                    pid: ctx.pid(),
+                };
+                return match self.tell_pool(ctx, stay) {
+                    Ok(()) => Flow::Continue,
+                    Err(reason) => Flow::Stop(reason),
+                };
+            }
+        };
         match self.run_job(job).await {
             Ok(()) => {}
             Err(reason) => return Flow::Stop(reason),

@@ -43,6 +43,9 @@ pub enum DbError {
     /// The pool's processes could not be started.
     #[error("the database pool could not start: {0}")]
     Start(String),
+    /// `Pool::reconfigure` was given a setting out of range.
+    #[error("invalid pool setting: {0}")]
+    Setting(String),
     /// `kill_connection` named a connection that is not running.
     #[error("no running connection {0} in the pool")]
     NoConnection(usize),
@@ -103,6 +106,7 @@ impl DbError {
                 known: *known,
             },
             DbError::Start(s) => DbError::Start(s.clone()),
+            DbError::Setting(s) => DbError::Setting(s.clone()),
             DbError::NoConnection(i) => DbError::NoConnection(*i),
             DbError::Panicked(s) => DbError::Panicked(s.clone()),
             DbError::Io { what, path, source } => DbError::Io {

@@ -16,6 +16,10 @@ pub(crate) enum PoolMsg {
     ConnUp { index: usize, pid: Pid },
     /// A connection finished its job.
     Checkin { index: usize, pid: Pid },
+    /// The size or the queue settings in the shared state changed.
+    Reconfigure,
+    /// A connection asked to retire is wanted again after all (the pool grew back).
+    Stay { index: usize, pid: Pid },
 }
 
 /// Work the pool hands to a connection: a group of inserts or one `run` request.
@@ -30,4 +34,7 @@ pub(crate) struct Job {
 #[derive(Debug)]
 pub(crate) enum ConnMsg {
     Job(Job),
+    /// The pool shrank: stop (normally, so the supervisor leaves it stopped) unless it has
+    /// grown back since.
+    Retire,
 }

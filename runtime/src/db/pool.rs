@@ -23,12 +23,12 @@ use super::connection::ConnProc;
 use super::messages::PoolMsg;
 use super::metrics::{CheckoutRecord, PoolMetrics};
 use super::request::{Insert, Request, RunReq, Work};
-use super::shared::PoolShared;
+use super::shared::{PoolShared, MAX_POOL_SIZE};
 use super::storage::{self, WriteLockHolder};
 use super::{DbError, PoolConfig, StoredMessage};
 use crate::ctx::with_timeout;
 use crate::server::{self, wait_for_name};
-use crate::supervisor::{self, ChildSpec, Intensity, Strategy, SupervisorSpec};
+use crate::supervisor::{self, ChildSpec, Intensity, Restart, Strategy, SupervisorSpec};
 use crate::{Handle, Kind, Pid, SendError, SpawnOpts};
 use process::PoolProc;
 
@@ -74,8 +74,10 @@ impl Pool {
     /// Starts the pool standalone, under a supervisor of its own (for tests and benchmarks).
     /// Opens the file once first (pragmas, migrations) so that a bad path fails here.
     pub fn start(handle: &Handle, config: PoolConfig) -> Result<Pool, DbError> {
-        if config.pool_size == 0 {
-            return Err(DbError::Start("pool_size must be at least 1".into()));
+        if config.pool_size == 0 || config.pool_size > MAX_POOL_SIZE {
+            return Err(DbError::Start(format!(
+                "pool_size must be 1 to {MAX_POOL_SIZE}"
+            )));
         }
         drop(storage::open_and_migrate(
             &config.path,
@@ -94,9 +96,85 @@ impl Pool {
         })
     }
 
-    /// The configuration the pool was started with.
+    /// The most connections a pool may have.
+    pub const MAX_SIZE: usize = MAX_POOL_SIZE;
+
+    /// The configuration the pool was started with (see [`size`](Self::size) and
+    /// [`queue_settings`](Self::queue_settings) for what [`reconfigure`](Self::reconfigure)
+    /// changed since).
     pub fn config(&self) -> &PoolConfig {
         &self.shared.config
+    }
+
+    /// The number of connections the pool keeps now.
+    pub fn size(&self) -> usize {
+        self.shared.size()
+    }
+
+    /// `(queue_target, queue_interval)` as last set; the pool process takes them up at the
+    /// start of its next queue interval.
+    pub fn queue_settings(&self) -> (Duration, Duration) {
+        self.shared.queue_settings()
+    }
+
+    /// Changes the pool while it runs; `None` keeps a setting. Growing starts the new
+    /// connections under the pool's supervisor (they join the pool as they come up);
+    /// shrinking stops idle connections beyond the size at once and busy ones as they come
+    /// back, so no query is interrupted; the queue settings apply from the next interval.
+    /// Returns once the change is handed over, without waiting for connections.
+    pub fn reconfigure(
+        &self,
+        size: Option<usize>,
+        queue_target: Option<Duration>,
+        queue_interval: Option<Duration>,
+    ) -> Result<(), DbError> {
+        if let Some(n) = size {
+            if n == 0 || n > MAX_POOL_SIZE {
+                return Err(DbError::Setting(format!(
+                    "pool size {n}: it must be 1 to {MAX_POOL_SIZE}"
+                )));
+            }
+        }
+        let limit = Duration::from_secs(3600);
+        for (what, d) in [
+            ("queue_target", queue_target),
+            ("queue_interval", queue_interval),
+        ] {
+            if let Some(d) = d {
+                if d.is_zero() || d > limit {
+                    return Err(DbError::Setting(format!(
+                        "{what} {d:?}: it must be above zero and at most 1 hour"
+                    )));
+                }
+            }
+        }
+        let pool = self.pool_process().ok_or(DbError::NoPool)?;
+        if queue_target.is_some() || queue_interval.is_some() {
+            let (target, interval) = self.shared.queue_settings();
+            self.shared.set_queue_settings(
+                queue_target.unwrap_or(target),
+                queue_interval.unwrap_or(interval),
+            );
+        }
+        let grew = match size {
+            Some(n) => {
+                let _step = self.shared.resize.lock();
+                let old = self.shared.size.swap(n, Ordering::AcqRel);
+                n > old
+            }
+            None => false,
+        };
+        server::cast_raw(&self.handle, pool, PoolMsg::Reconfigure).map_err(|_| DbError::NoPool)?;
+        if grew {
+            let shared = self.shared.clone();
+            self.handle
+                .spawn_with(
+                    SpawnOpts::new().label("db pool resize"),
+                    move |ctx| async move { start_missing(ctx, shared).await },
+                )
+                .map_err(|e| DbError::Start(e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// The pool process right now, if one is registered.
@@ -207,7 +285,7 @@ impl Pool {
 
     /// Gauges, counters and latency percentiles; cheap (no message round trip).
     pub fn metrics(&self) -> PoolMetrics {
-        let mut m = self.shared.stats.snapshot(self.shared.config.pool_size);
+        let mut m = self.shared.stats.snapshot(self.shared.size());
         m.query_latency = self.query_latency();
         m.write_lock_held = self.shared.write_lock_held.load(Ordering::Relaxed);
         m
@@ -220,9 +298,17 @@ impl Pool {
 
     /// Each connection slot: its process and whether it is running a request.
     pub fn connections(&self) -> Vec<ConnectionInfo> {
+        // The wanted ones, and any beyond them still on their way out.
+        let last_up = self
+            .shared
+            .slots
+            .iter()
+            .rposition(|s| s.pid.load(Ordering::Acquire) != 0)
+            .map_or(0, |i| i + 1);
         self.shared
             .slots
             .iter()
+            .take(self.shared.size().max(last_up))
             .enumerate()
             .map(|(index, s)| {
                 let pid = s.pid.load(Ordering::Acquire);
@@ -314,15 +400,74 @@ fn supervisor_spec(shared: &Arc<PoolShared>) -> SupervisorSpec {
         .name(config.name.clone())
         .label("db pool"),
     );
-    for index in 0..config.pool_size {
-        let s = shared.clone();
-        spec = spec.child(
-            ChildSpec::new(format!("conn {}", index + 1), move |h, opts| {
-                server::start(h, opts, ConnProc::new(s.clone(), index))
-            })
-            .kind(Kind::PoolConnection)
-            .label(format!("db conn {}", index + 1)),
-        );
+    for index in 0..shared.size() {
+        spec = spec.child(connection_spec(shared, index));
     }
     spec
+}
+
+/// Connection `index`'s child spec. Transient: a connection the pool retires (after it
+/// shrank) stops normally and stays stopped; one that is killed or fails is restarted.
+fn connection_spec(shared: &Arc<PoolShared>, index: usize) -> ChildSpec {
+    let s = shared.clone();
+    ChildSpec::new(connection_id(index), move |h, opts| {
+        server::start(h, opts, ConnProc::new(s.clone(), index))
+    })
+    .kind(Kind::PoolConnection)
+    .restart(Restart::Transient)
+    .label(format!("db conn {}", index + 1))
+}
+
+fn connection_id(index: usize) -> String {
+    format!("conn {}", index + 1)
+}
+
+/// After the pool grew: starts (or restarts) under the pool's supervisor every wanted
+/// connection that is not running. One that had decided to retire before the pool grew back is
+/// waited for, then started again. Idempotent, so two of these racing do no harm.
+async fn start_missing(ctx: crate::Ctx, shared: Arc<PoolShared>) {
+    let h = ctx.handle().clone();
+    let call = Duration::from_secs(10);
+    for _round in 0..5 {
+        let sup = shared.supervisor.load(Ordering::Acquire);
+        if sup == 0 {
+            return;
+        }
+        let sup = Pid::from_id(sup);
+        let Ok(children) = supervisor::which_children(&h, sup, call).await else {
+            return;
+        };
+        let mut again = false;
+        for index in 0..shared.size() {
+            let id = connection_id(index);
+            match children.iter().find(|c| *c.id == *id) {
+                None => {
+                    let spec = connection_spec(&shared, index);
+                    again |= !matches!(
+                        supervisor::start_child(&h, sup, spec, call).await,
+                        Ok(Ok(_))
+                    );
+                }
+                Some(c) => match c.pid {
+                    None => {
+                        again |= !matches!(
+                            supervisor::restart_child(&h, sup, &id, call).await,
+                            Ok(Ok(()))
+                        );
+                    }
+                    Some(pid) if shared.slots[index].retired.load(Ordering::Acquire) => {
+                        // It is on its way out: once it is gone, start it again. (A flag
+                        // left from before a restart is cleared once the new one is up, so
+                        // the wait is bounded.)
+                        let _ = with_timeout(Duration::from_secs(5), h.wait_exit(pid)).await;
+                        again = true;
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+        if !again {
+            return;
+        }
+    }
 }

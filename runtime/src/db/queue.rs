@@ -22,6 +22,8 @@ pub(crate) struct Codel {
     slow: bool,
     /// When the current interval ends.
     next: Instant,
+    /// New `(target, interval)`, taken up when the next interval starts.
+    pending: Option<(Duration, Duration)>,
 }
 
 /// What to do with the oldest request when a connection is free.
@@ -41,7 +43,27 @@ impl Codel {
             delay: Duration::ZERO,
             slow: false,
             next: now,
+            pending: None,
         }
+    }
+
+    /// New settings for the intervals to come; the current one ends under the old ones.
+    pub(crate) fn reconfigure(&mut self, target: Duration, interval: Duration) {
+        self.pending = Some((target, interval));
+    }
+
+    /// `(target, interval)` in force now.
+    pub(crate) fn settings(&self) -> (Duration, Duration) {
+        (self.target, self.interval)
+    }
+
+    /// A new interval starts at `now`: take up pending settings, and say when it ends.
+    fn next_interval(&mut self, now: Instant) {
+        if let Some((target, interval)) = self.pending.take() {
+            self.target = target;
+            self.interval = interval;
+        }
+        self.next = now + self.interval;
     }
 
     pub(crate) fn is_slow(&self) -> bool {
@@ -55,7 +77,7 @@ impl Codel {
             // The first checkout of a new interval is always served; it decides the mode.
             let admitted_slow = self.slow;
             self.slow = self.delay > self.target;
-            self.next = now + self.interval;
+            self.next_interval(now);
             self.delay = waited;
             return Decision::Serve {
                 waited,
@@ -78,7 +100,7 @@ impl Codel {
     pub(crate) fn empty(&mut self, now: Instant) {
         if now >= self.next {
             self.slow = self.delay > self.target;
-            self.next = now + self.interval;
+            self.next_interval(now);
         }
         self.delay = Duration::ZERO;
     }
@@ -93,7 +115,7 @@ impl Codel {
         let slow = self.delay > self.target;
         self.slow = slow;
         self.delay = waited;
-        self.next = now + self.interval;
+        self.next_interval(now);
         slow
     }
 
@@ -272,6 +294,41 @@ mod tests {
                 waited: 100 * MS,
                 slow: true
             }
+        );
+    }
+
+    #[test]
+    fn new_settings_take_effect_when_the_next_interval_starts() {
+        let t0 = start();
+        let mut c = codel(t0);
+        c.dequeue(t0, t0); // interval [t0, t0 + 1000 ms), target 50 ms
+        c.reconfigure(5 * MS, 100 * MS);
+        assert_eq!(
+            c.settings(),
+            (50 * MS, 1000 * MS),
+            "not before the interval ends"
+        );
+        // Waits of 30 ms: fast under the old target, for the rest of this interval.
+        let now = t0 + 500 * MS;
+        c.dequeue(now, now - 30 * MS);
+        let now = t0 + 1000 * MS;
+        assert!(matches!(
+            c.dequeue(now, now - 30 * MS),
+            Decision::Serve { slow: false, .. }
+        ));
+        assert!(
+            !c.is_slow(),
+            "the ended interval is judged by its own target"
+        );
+        assert_eq!(c.settings(), (5 * MS, 100 * MS));
+        // The next interval is 100 ms long and judged against 5 ms: slow, and 30 ms waits
+        // (over twice the new target) are dropped.
+        let now = t0 + 1100 * MS;
+        c.dequeue(now, now - 30 * MS);
+        assert!(c.is_slow());
+        assert_eq!(
+            c.dequeue(now, now - 30 * MS),
+            Decision::Drop { waited: 30 * MS }
         );
     }
 

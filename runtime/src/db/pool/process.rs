@@ -26,6 +26,18 @@ struct Slot {
     idle_since: Instant,
 }
 
+impl Slot {
+    fn new(now: Instant) -> Slot {
+        Slot {
+            pid: None,
+            monitor: None,
+            busy: false,
+            writing: false,
+            idle_since: now,
+        }
+    }
+}
+
 pub(super) struct PoolProc {
     shared: Arc<PoolShared>,
     slots: Vec<Slot>,
@@ -40,18 +52,10 @@ pub(super) struct PoolProc {
 impl PoolProc {
     pub(super) fn new(shared: Arc<PoolShared>) -> PoolProc {
         let now = Instant::now();
-        let config = &shared.config;
+        let (target, interval) = shared.queue_settings();
         PoolProc {
-            codel: Codel::new(config.queue_target, config.queue_interval, now),
-            slots: (0..config.pool_size)
-                .map(|_| Slot {
-                    pid: None,
-                    monitor: None,
-                    busy: false,
-                    writing: false,
-                    idle_since: now,
-                })
-                .collect(),
+            codel: Codel::new(target, interval, now),
+            slots: (0..shared.size()).map(|_| Slot::new(now)).collect(),
             idle: VecDeque::new(),
             queue: CheckoutQueue::default(),
             writers: 0,
@@ -75,6 +79,9 @@ impl Behaviour for PoolProc {
         self.shared
             .pool_pid
             .store(ctx.pid().id(), Ordering::Release);
+        if let Some(sup) = ctx.parent() {
+            self.shared.supervisor.store(sup.id(), Ordering::Release);
+        }
         self.schedule_poll(ctx, Instant::now());
         self.publish();
         Ok(())
@@ -95,6 +102,8 @@ impl Behaviour for PoolProc {
             }
             PoolMsg::ConnUp { index, pid } => self.connection_up(ctx, index, pid),
             PoolMsg::Checkin { index, pid } => self.checkin(ctx, index, pid),
+            PoolMsg::Reconfigure => self.reconfigure(ctx),
+            PoolMsg::Stay { index, pid } => self.stay(ctx, index, pid),
         }
         self.publish();
         Flow::Continue
@@ -282,6 +291,10 @@ impl PoolProc {
                 }
                 self.slot_down(ctx, index);
             }
+            Err(SendError {
+                message: CastMsg(ConnMsg::Retire),
+                ..
+            }) => unreachable!("a job was sent"),
         }
     }
 
@@ -301,12 +314,65 @@ impl PoolProc {
         self.shared.slots[index]
             .busy
             .store(false, Ordering::Relaxed);
+        if index >= self.shared.size() {
+            // The pool shrank while it worked: it stops now that it is back.
+            retire(ctx, pid);
+            return;
+        }
         self.idle.push_back(index);
         self.drain(ctx, now);
     }
 
+    /// Makes room for slot `index` (a connection started after the pool grew).
+    fn ensure_slot(&mut self, index: usize) {
+        let now = Instant::now();
+        while self.slots.len() <= index {
+            self.slots.push(Slot::new(now));
+        }
+    }
+
+    /// Takes up the size and queue settings of the shared state: idle connections beyond
+    /// the size are asked to stop, busy ones when they come back; the queue settings apply
+    /// from the next interval. Starting connections for a bigger size is the caller's part
+    /// (under the supervisor); they join as they come up.
+    fn reconfigure(&mut self, ctx: &Ctx) {
+        let (target, interval) = self.shared.queue_settings();
+        self.codel.reconfigure(target, interval);
+        let size = self.shared.size();
+        if size > 0 {
+            self.ensure_slot(size - 1);
+        }
+        let slots = &self.slots;
+        self.idle.retain(|&i| {
+            if i < size {
+                return true;
+            }
+            if let Some(pid) = slots[i].pid {
+                retire(ctx, pid);
+            }
+            false
+        });
+    }
+
+    /// A connection asked to retire is wanted again: it is idle, so it takes work at once.
+    fn stay(&mut self, ctx: &Ctx, index: usize, pid: Pid) {
+        let Some(slot) = self.slots.get(index) else {
+            return;
+        };
+        if slot.pid != Some(pid) || slot.busy || self.idle.contains(&index) {
+            return;
+        }
+        if index >= self.shared.size() {
+            retire(ctx, pid);
+            return;
+        }
+        self.idle.push_back(index);
+        self.drain(ctx, Instant::now());
+    }
+
     fn connection_up(&mut self, ctx: &Ctx, index: usize, pid: Pid) {
-        if index >= self.slots.len() || self.slots[index].pid == Some(pid) {
+        self.ensure_slot(index);
+        if self.slots[index].pid == Some(pid) {
             return;
         }
         if let Some(old) = self.slots[index].monitor.take() {
@@ -322,6 +388,11 @@ impl PoolProc {
             writing: false,
             idle_since: now,
         };
+        if index >= self.shared.size() {
+            // Started (or restarted) beyond the size the pool has now.
+            retire(ctx, pid);
+            return;
+        }
         self.idle.push_back(index);
         self.drain(ctx, now);
     }
@@ -385,11 +456,8 @@ impl PoolProc {
     }
 
     fn schedule_poll(&self, ctx: &Ctx, last_sent: Instant) {
-        ctx.handle().send_after(
-            ctx.pid(),
-            self.shared.config.queue_interval,
-            QueuePoll { last_sent },
-        );
+        ctx.handle()
+            .send_after(ctx.pid(), self.codel.settings().1, QueuePoll { last_sent });
     }
 
     fn publish(&self) {
@@ -414,11 +482,11 @@ impl PoolProc {
             config.path.display(),
             self.queue.len(),
             if self.codel.is_slow() { "SLOW: dropping requests older than 2 × queue_target" } else { "fast" },
-            config.queue_target,
-            config.queue_interval,
+            self.codel.settings().0,
+            self.codel.settings().1,
             config.queue,
             self.slots.iter().filter(|s| s.pid.is_some()).count(),
-            config.pool_size,
+            self.shared.size(),
             self.idle.len(),
             self.writers,
         );
@@ -435,4 +503,9 @@ impl PoolProc {
         }
         out
     }
+}
+
+/// Asks connection `pid` to stop because the pool shrank (it checks the size again itself).
+fn retire(ctx: &Ctx, pid: Pid) {
+    let _ = ctx.send(pid, CastMsg(ConnMsg::Retire));
 }
