@@ -258,7 +258,7 @@ impl CrashcourseApp {
 
     /// Applies a lesson-panel request as if the learner had clicked it.
     pub fn lesson_input(&mut self, input: LessonInput) {
-        if let Some(command) = self.lessons.input(&self.world, input) {
+        for command in self.lessons.input(&self.world, input) {
             commands::apply(&mut self.world, command);
         }
         if let Some(pid) = self.lessons.reveal.take() {

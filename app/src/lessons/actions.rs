@@ -7,13 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bevy_ecs::world::World;
+use crashcourse_runtime::db::Pool;
 use crashcourse_runtime::supervisor::{self, ChildSpec, Intensity, Strategy, SupervisorSpec};
-use crashcourse_runtime::{Ctx, ExitReason, Handle, Kind, Pid, SpawnOpts};
+use crashcourse_runtime::{ChaosPlan, Ctx, ExitReason, FaultKind, Handle, Kind, Pid, SpawnOpts};
 
 use super::model::{BandStrategy, Op, SignalReason, Target};
 use crate::state::chat::ChatServer;
 use crate::state::commands::Command;
 use crate::state::components::{Identity, ProcessId, ProcessStatus};
+use crate::state::load::LoadSettings;
 
 /// The registered name and label of the supervisor over the lesson's idle processes.
 pub const LESSON_SUPERVISOR: &str = "lesson";
@@ -41,6 +43,13 @@ pub struct Owned {
     pub lesson_sup: Option<Pid>,
     pub band: Option<Pid>,
     pub figures: Arc<SpawnFigures>,
+    /// The lesson switched a fault, ran chaos, load or the contrast: undo on leaving.
+    faults: bool,
+    chaos: bool,
+    load: bool,
+    contrast: bool,
+    /// The pool's settings before the lesson changed them: size, queue target and interval.
+    pool_before: Option<(usize, Duration, Duration)>,
 }
 
 /// Why an action did nothing, for the learner.
@@ -49,7 +58,7 @@ pub type ActionError = String;
 /// What the app should do besides the runtime calls made here.
 pub enum Effect {
     None,
-    /// A command for the app (open a URL).
+    /// A command for the app (open a URL, switch a fault, start users...).
     Command(Command),
 }
 
@@ -105,15 +114,111 @@ pub fn perform(op: &Op, world: &World, owned: &mut Owned) -> Result<Effect, Acti
             start_band(&handle, owned, *strategy, *max_restarts, *max_seconds)?;
             Ok(Effect::None)
         }
-        Op::Fault { .. }
-        | Op::Chaos { .. }
-        | Op::StartUsers { .. }
-        | Op::StopUsers
-        | Op::Contrast { .. }
-        | Op::Pool { .. }
-        | Op::Broadcast { .. }
-        | Op::Console { .. } => Err(format!("{} is not available in this build", op_name(op))),
+        Op::Fault { fault, on } => {
+            let fault =
+                FaultKind::parse(fault).ok_or_else(|| format!("unknown fault {fault:?}"))?;
+            owned.faults = true;
+            Ok(Effect::Command(Command::Fault { fault, on: *on }))
+        }
+        Op::Chaos {
+            per_second,
+            seconds,
+            kinds,
+        } => {
+            owned.chaos = true;
+            Ok(Effect::Command(Command::StartChaos(ChaosPlan {
+                per_second: *per_second,
+                duration: Duration::from_secs_f64(*seconds),
+                kinds: kinds.clone(),
+                seed: None,
+            })))
+        }
+        Op::StartUsers {
+            clients,
+            ramp_per_s,
+            rate_per_s,
+            arrival_rate,
+            seconds,
+            room,
+            slow_ms,
+        } => {
+            let defaults = LoadSettings::default();
+            owned.load = true;
+            Ok(Effect::Command(Command::StartLoad(LoadSettings {
+                clients: *clients,
+                ramp_per_s: ramp_per_s.unwrap_or(defaults.ramp_per_s),
+                rate_per_s: rate_per_s.unwrap_or(defaults.rate_per_s),
+                arrival_rate: *arrival_rate,
+                duration: Duration::from_secs_f64(*seconds),
+                room: room.clone(),
+                slow_ms: *slow_ms,
+            })))
+        }
+        Op::StopUsers => Ok(Effect::Command(Command::StopLoad)),
+        Op::Contrast {
+            users,
+            work_ms,
+            seconds,
+        } => {
+            owned.contrast = true;
+            Ok(Effect::Command(Command::StartContrast {
+                users: *users,
+                work_ms: *work_ms,
+                duration: Duration::from_secs_f64(*seconds),
+            }))
+        }
+        Op::Pool {
+            size,
+            queue_target_ms,
+            queue_interval_ms,
+        } => {
+            let pool = pool_of(world).ok_or("the chat server (and its pool) is not running")?;
+            if owned.pool_before.is_none() {
+                let (target, interval) = pool.queue_settings();
+                owned.pool_before = Some((pool.metrics().pool_size, target, interval));
+            }
+            pool.reconfigure(
+                *size,
+                queue_target_ms.map(Duration::from_millis),
+                queue_interval_ms.map(Duration::from_millis),
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(Effect::None)
+        }
+        Op::Broadcast { .. } | Op::Console { .. } => {
+            Err(format!("{} is not available in this build", op_name(op)))
+        }
     }
+}
+
+/// The chat server's pool, while it runs.
+fn pool_of(world: &World) -> Option<Pool> {
+    world
+        .get_resource::<ChatServer>()
+        .and_then(|c| c.endpoint.as_ref().map(|e| e.pool().clone()))
+}
+
+/// The commands that undo what the lesson started through the app (faults, chaos, load,
+/// the contrast), and the pool put back as it was.
+pub fn undo(world: &World, owned: &mut Owned) -> Vec<Command> {
+    let mut commands = Vec::new();
+    if std::mem::take(&mut owned.faults) {
+        commands.push(Command::AllFaultsOff);
+    }
+    if std::mem::take(&mut owned.chaos) {
+        commands.push(Command::StopChaos);
+    }
+    if std::mem::take(&mut owned.load) {
+        commands.push(Command::StopLoad);
+    }
+    if std::mem::take(&mut owned.contrast) {
+        commands.push(Command::StopContrast);
+    }
+    if let (Some((size, target, interval)), Some(pool)) = (owned.pool_before.take(), pool_of(world))
+    {
+        let _ = pool.reconfigure(Some(size), Some(target), Some(interval));
+    }
+    commands
 }
 
 /// The `do` name of `op`, for messages.

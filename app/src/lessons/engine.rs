@@ -242,15 +242,26 @@ impl LessonEngine {
         }
     }
 
-    /// Applies what the learner asked for; returns a command for the app, if any.
-    pub fn input(&mut self, world: &World, input: LessonInput) -> Option<Command> {
+    /// Applies what the learner asked for; returns the commands the app must apply.
+    pub fn input(&mut self, world: &World, input: LessonInput) -> Vec<Command> {
+        let mut out = Vec::new();
+        self.input_into(world, input, &mut out);
+        out
+    }
+
+    fn input_into(
+        &mut self,
+        world: &World,
+        input: LessonInput,
+        out: &mut Vec<Command>,
+    ) -> Option<()> {
         self.notice = None;
         let handle = world
             .get_resource::<RuntimeLink>()
             .map(|l| l.handle.clone());
         match input {
             LessonInput::Open(id) => {
-                self.leave(handle.as_ref());
+                out.extend(self.leave(world, handle.as_ref()));
                 self.welcome = false;
                 let entry = self
                     .catalog
@@ -276,7 +287,7 @@ impl LessonEngine {
                 });
                 self.enter_step(handle.as_ref(), step);
             }
-            LessonInput::Close => self.leave(handle.as_ref()),
+            LessonInput::Close => out.extend(self.leave(world, handle.as_ref())),
             LessonInput::Next => {
                 let (lesson, _, open) = self.current()?;
                 let held = open.check.held() || self.progress.is_done(&lesson.id, open.step);
@@ -288,6 +299,7 @@ impl LessonEngine {
                     if let Some(h) = handle.as_ref() {
                         actions::stop_all(h, &mut self.owned);
                     }
+                    out.extend(actions::undo(world, &mut self.owned));
                     if let Some(open) = self.open.as_mut() {
                         open.finished = true;
                     }
@@ -309,6 +321,7 @@ impl LessonEngine {
                 if let Some(h) = handle.as_ref() {
                     actions::stop_all(h, &mut self.owned);
                 }
+                out.extend(actions::undo(world, &mut self.owned));
                 self.progress.reset(&id);
                 self.enter_step(handle.as_ref(), 0);
             }
@@ -328,7 +341,7 @@ impl LessonEngine {
                 let action = self.current()?.1?.actions.get(i)?.clone();
                 match actions::perform(&action.op, world, &mut self.owned) {
                     Ok(Effect::None) => {}
-                    Ok(Effect::Command(c)) => return Some(c),
+                    Ok(Effect::Command(c)) => out.push(c),
                     Err(e) => self.notice = Some(e),
                 }
             }
@@ -357,14 +370,14 @@ impl LessonEngine {
                 match actions::find(world, &handle, &target) {
                     Ok(pid) => {
                         self.reveal = Some(pid);
-                        return Some(Command::Select(pid));
+                        out.push(Command::Select(pid));
                     }
                     Err(e) => self.notice = Some(e),
                 }
             }
             LessonInput::DismissWelcome => self.welcome = false,
         }
-        None
+        Some(())
     }
 
     /// Makes step `index` current: a fresh check that counts only what happens from now on.
@@ -390,12 +403,13 @@ impl LessonEngine {
         }
     }
 
-    /// Closes the lesson and stops what it started.
-    fn leave(&mut self, handle: Option<&Handle>) {
+    /// Closes the lesson and stops what it started; returns the commands that undo the rest.
+    fn leave(&mut self, world: &World, handle: Option<&Handle>) -> Vec<Command> {
         if let Some(h) = handle {
             actions::stop_all(h, &mut self.owned);
         }
         self.open = None;
+        actions::undo(world, &mut self.owned)
     }
 
     /// Stops what the lesson started and waits for progress to reach the database.

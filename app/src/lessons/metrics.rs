@@ -8,6 +8,9 @@ use crashcourse_runtime::Kind;
 use super::model::parse_kind;
 use crate::state::chat::{ChatServer, ChatStats};
 use crate::state::components::{Counters, Identity, ProcessStatus, RuntimeStats};
+use crate::state::contrast::ContrastRun;
+use crate::state::faults::FaultsView;
+use crate::state::load::LoadRun;
 
 /// What the lesson itself measured (its spawned processes and their memory).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -51,12 +54,54 @@ pub fn read(world: &World, own: &LessonFigures, name: &str) -> Option<f64> {
         "pool.drops" => pool()?.drops as f64,
         "pool.slow" => f64::from(u8::from(pool()?.slow)),
         "mailbox.max" => max_mailbox(world)? as f64,
+        "load.clients" => load_live(world)?.open as f64,
+        "load.sent" => load_live(world)?.sent as f64,
+        "load.acked" => load_live(world)?.acknowledged as f64,
+        "load.received" => load_live(world)?.received as f64,
+        "load.errors" => load_live(world)?.errors as f64,
+        "load.p99_ms" => {
+            world
+                .get_resource::<LoadRun>()?
+                .last
+                .as_ref()?
+                .latency_ms
+                .round_trip
+                .p99?
+        }
+        "contrast.thread_pool_per_s" => world.get_resource::<ContrastRun>()?.thread_pool.per_s,
+        "contrast.processes_per_s" => world.get_resource::<ContrastRun>()?.processes.per_s,
+        "contrast.thread_pool_p99_ms" => {
+            let run = world.get_resource::<ContrastRun>()?;
+            run.result.as_ref()?.thread_pool.latency_ms.round_trip.p99?
+        }
+        "contrast.processes_p99_ms" => {
+            let run = world.get_resource::<ContrastRun>()?;
+            run.result.as_ref()?.processes.latency_ms.round_trip.p99?
+        }
+        "faults.leaked" => fault_status(world)?.leaked as f64,
+        "faults.flood_queue" => fault_status(world)?.flood_queue as f64,
+        "faults.unmatched_queue" => fault_status(world)?.unmatched_queue as f64,
+        "faults.state_bytes" => fault_status(world)?.state_bytes as f64,
+        "chaos.killed" => fault_status(world)?
+            .chaos
+            .as_ref()
+            .map_or(0, |c| c.killed_total) as f64,
         other => {
             let kind = parse_kind(other.strip_prefix("processes.")?)?;
             count_kind(world, kind)? as f64
         }
     };
     Some(value)
+}
+
+/// The load run's newest counts.
+fn load_live(world: &World) -> Option<crashcourse_load::Live> {
+    world.get_resource::<LoadRun>()?.live
+}
+
+/// What the fault switches last reported.
+fn fault_status(world: &World) -> Option<&crashcourse_runtime::FaultStatus> {
+    world.get_resource::<FaultsView>()?.status.as_ref()
 }
 
 /// Live processes of `kind` the view model knows.
