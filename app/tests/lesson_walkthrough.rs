@@ -121,7 +121,12 @@ fn walk(h: &mut AppHarness, mut outside: impl FnMut(&mut AppHarness, &str)) {
     while let Some((id, predict, actions, check)) = current(h) {
         let step_no = h.state().lessons().open.as_ref().map_or(0, |o| o.step);
         if predict {
-            assert_eq!(phase(h), Some(StepPhase::Predict), "step {id} asks first");
+            assert_eq!(
+                phase(h),
+                Some(StepPhase::Predict),
+                "step {id} asks first (check {check:?}, own figures {:?})",
+                h.state().lessons().own_figures()
+            );
             assert_not_held_for(
                 h,
                 Duration::from_millis(200),
