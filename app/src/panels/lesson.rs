@@ -13,19 +13,11 @@ use crate::lessons::metrics;
 use crate::lessons::model::{Bound, Check};
 
 /// The panel's own state: the Markdown cache and whether it is folded.
+#[derive(Default)]
 pub struct LessonPanel {
     cache: CommonMarkCache,
     /// Folded to a narrow strip with one "Lessons" button.
     pub folded: bool,
-}
-
-impl Default for LessonPanel {
-    fn default() -> Self {
-        LessonPanel {
-            cache: CommonMarkCache::default(),
-            folded: false,
-        }
-    }
 }
 
 impl LessonPanel {
