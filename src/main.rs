@@ -2,6 +2,7 @@
 //! a benchmark.
 
 mod args;
+mod lessons_cli;
 mod serve;
 
 use anyhow::Result;
@@ -30,6 +31,11 @@ enum Command {
     Serve(serve::ServeArgs),
     // The about text and the help of every flag come from `LoadArgs`'s own doc comments.
     Load(crashcourse_load::cli::LoadArgs),
+    /// Validate or list the lesson files.
+    Lessons {
+        #[command(subcommand)]
+        command: lessons_cli::LessonsCommand,
+    },
     /// Run a benchmark and print `bench <name> <value> <unit>` lines.
     Bench {
         /// Which benchmark.
@@ -68,6 +74,7 @@ fn main() -> Result<()> {
             .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}")),
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Load(args)) => std::process::exit(crashcourse_load::cli::run(args)),
+        Some(Command::Lessons { command }) => std::process::exit(lessons_cli::run(command)),
         Some(Command::Bench { which, size }) => {
             let quick = size == "quick";
             match which {

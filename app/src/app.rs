@@ -8,22 +8,31 @@ use bevy_ecs::world::World;
 use crashcourse_runtime::{Handle, Pid, Runtime};
 use eframe::egui;
 
+use crate::lessons::engine::LessonInput;
+use crate::lessons::{Catalog, LessonEngine};
+use crate::panels::lesson::LessonPanel;
 use crate::panels::{
-    Dashboard, Inspector, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, Tab,
-    TimelinePanel, View, WarningsPanel,
+    ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, StatusBar,
+    StoppedBanner, SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
 };
 use crate::persist::{self, Persisted};
 use crate::state::animation::Animating;
 use crate::state::chat::{self, ChatServer};
 use crate::state::commands::{self, Command, DemoConfig};
 use crate::state::components::{Notice, Selection, Subsystem, TopSupervisors};
+use crate::state::contrast::ContrastRun;
+use crate::state::faults::{FaultsLink, FaultsView, FaultsWorker};
 use crate::state::link::RuntimeLink;
+use crate::state::load::LoadRun;
 use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
 use crate::AppConfig;
 
 /// How often the window repaints while something animates.
 const ANIMATION_FRAME: Duration = Duration::from_millis(33);
+
+/// How often live figures (load, chaos) are redrawn while they run.
+const LIVE_FRAME: Duration = Duration::from_millis(250);
 
 /// A repaint at least this often, in case a wake-up from the observer was missed.
 const IDLE_FRAME: Duration = Duration::from_secs(5);
@@ -54,9 +63,16 @@ pub struct CrashcourseApp {
     timeline: TimelinePanel,
     dashboard: Dashboard,
     warnings: WarningsPanel,
+    faults: FaultsPanel,
+    load: LoadPanel,
+    contrast: ContrastPanel,
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
+    /// The lesson being followed, the catalog and the learner's progress.
+    lessons: LessonEngine,
+    lesson_panel: LessonPanel,
+    lesson_inputs: Vec<LessonInput>,
     /// The previous run's selection, looked for until found or given up.
     restore: Option<(Vec<String>, Instant)>,
     theme: egui::ThemePreference,
@@ -91,6 +107,21 @@ impl CrashcourseApp {
         if !failures.is_empty() {
             world.resource_mut::<Notice>().0 = Some((failures.join("; "), Instant::now()));
         }
+        let mut lessons = LessonEngine::for_world(&world);
+        if let Some(dir) = &config.lessons_dir {
+            lessons.catalog = Catalog::load_dir(dir).unwrap_or_else(|e| Catalog {
+                source: crate::lessons::LessonSource::Dir(dir.clone()),
+                entries: vec![crate::lessons::Entry::Broken {
+                    file: dir.display().to_string(),
+                    problems: vec![crate::lessons::Problem {
+                        file: dir.display().to_string(),
+                        line: 1,
+                        col: 1,
+                        message: e,
+                    }],
+                }],
+            });
+        }
         CrashcourseApp {
             world,
             schedule: state::build_schedule(),
@@ -101,9 +132,15 @@ impl CrashcourseApp {
             timeline: TimelinePanel,
             dashboard: Dashboard::default(),
             warnings: WarningsPanel,
+            faults: FaultsPanel::default(),
+            load: LoadPanel::default(),
+            contrast: ContrastPanel::default(),
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
+            lessons,
+            lesson_panel: LessonPanel::default(),
+            lesson_inputs: Vec::new(),
             restore: None,
             theme: egui::ThemePreference::System,
             waker_set: false,
@@ -174,11 +211,32 @@ impl CrashcourseApp {
         self.tab
     }
 
+    /// Shows `tab` in the middle of the window (lessons open the tab they talk about).
+    pub fn set_tab(&mut self, tab: Tab) {
+        self.tab = tab;
+    }
+
+    /// The Faults panel's chaos settings, to fill in before "Start chaos".
+    pub fn faults_panel(&mut self) -> &mut FaultsPanel {
+        &mut self.faults
+    }
+
+    /// The Load panel's settings, to fill in before "Start load".
+    pub fn load_panel(&mut self) -> &mut LoadPanel {
+        &mut self.load
+    }
+
+    /// The Contrast panel's settings, to fill in before "Run contrast".
+    pub fn contrast_panel(&mut self) -> &mut ContrastPanel {
+        &mut self.contrast
+    }
+
     /// Runs the view-model systems once: ingest events and the observer's news, lay out,
     /// animate.
     pub fn update_view_model(&mut self) {
         let start = Instant::now();
         state::run_frame(&mut self.world, &mut self.schedule, start);
+        self.lessons.update(&self.world);
         self.restore_selection();
         self.costs.view_model = start.elapsed();
     }
@@ -191,6 +249,21 @@ impl CrashcourseApp {
     /// Applies a command as if a panel had sent it.
     pub fn apply(&mut self, command: Command) {
         commands::apply(&mut self.world, command);
+    }
+
+    /// The lesson engine: catalog, progress, the open lesson.
+    pub fn lessons(&self) -> &LessonEngine {
+        &self.lessons
+    }
+
+    /// Applies a lesson-panel request as if the learner had clicked it.
+    pub fn lesson_input(&mut self, input: LessonInput) {
+        for command in self.lessons.input(&self.world, input) {
+            commands::apply(&mut self.world, command);
+        }
+        if let Some(pid) = self.lessons.reveal.take() {
+            self.tree.reveal = Some(pid);
+        }
     }
 
     /// Selects the process at the previous run's selection path once it appears.
@@ -223,6 +296,21 @@ impl CrashcourseApp {
             .resizable(true)
             .default_size(340.0)
             .show(ui, |ui| self.tree.ui(ui, world, commands));
+        let lessons = &self.lessons;
+        let lesson_inputs = &mut self.lesson_inputs;
+        let lesson_panel = &mut self.lesson_panel;
+        if lesson_panel.folded {
+            egui::Panel::left("lesson strip")
+                .resizable(false)
+                .exact_size(96.0)
+                .show(ui, |ui| lesson_panel.ui(ui, world, lessons, lesson_inputs));
+        } else {
+            egui::Panel::left("lesson panel")
+                .resizable(true)
+                .default_size(380.0)
+                .min_size(260.0)
+                .show(ui, |ui| lesson_panel.ui(ui, world, lessons, lesson_inputs));
+        }
         egui::Panel::right("inspector")
             .resizable(true)
             .default_size(320.0)
@@ -239,6 +327,9 @@ impl CrashcourseApp {
                     (Tab::Processes, "Processes".to_string()),
                     (Tab::Dashboard, "Dashboard".to_string()),
                     (Tab::Warnings, format!("Warnings ({warnings})")),
+                    (Tab::Faults, "Faults".to_string()),
+                    (Tab::Load, "Load".to_string()),
+                    (Tab::Contrast, "Contrast".to_string()),
                 ] {
                     let mut text = egui::RichText::new(title).strong();
                     if tab == Tab::Warnings && warnings > 0 {
@@ -254,10 +345,16 @@ impl CrashcourseApp {
                 Tab::Processes => self.processes.ui(ui, world, commands),
                 Tab::Dashboard => self.dashboard.ui(ui, world, commands),
                 Tab::Warnings => self.warnings.ui(ui, world, commands),
+                Tab::Faults => self.faults.ui(ui, world, commands),
+                Tab::Load => self.load.ui(ui, world, commands),
+                Tab::Contrast => self.contrast.ui(ui, world, commands),
             }
         });
 
-        let acted = !self.commands.is_empty();
+        let acted = !self.commands.is_empty() || !self.lesson_inputs.is_empty();
+        for input in std::mem::take(&mut self.lesson_inputs) {
+            self.lesson_input(input);
+        }
         for command in std::mem::take(&mut self.commands) {
             commands::apply(&mut self.world, command);
         }
@@ -274,6 +371,11 @@ impl CrashcourseApp {
             ctx.request_repaint();
         } else if self.world.resource::<Animating>().0 {
             ctx.request_repaint_after(ANIMATION_FRAME);
+        } else if self.world.resource::<LoadRun>().is_running()
+            || self.world.resource::<ContrastRun>().is_running()
+            || self.world.resource::<FaultsView>().anything_on()
+        {
+            ctx.request_repaint_after(LIVE_FRAME);
         } else {
             ctx.request_repaint_after(IDLE_FRAME);
         }
@@ -287,9 +389,26 @@ impl CrashcourseApp {
             return true;
         };
         let start = Instant::now();
+        // Nothing the learner started is left behind: the load's users stop sending first,
+        // and end once the chat server has closed their sockets.
+        self.world.resource_mut::<LoadRun>().stop();
+        self.world.resource_mut::<ContrastRun>().stop();
+        // Faults and chaos off while the pool and the runtime still run (the write lock is
+        // released, the leak's processes stopped).
+        let faults = self.world.resource::<FaultsLink>().0.clone();
+        self.world
+            .resource_mut::<FaultsWorker>()
+            .shutdown(&faults, Duration::from_millis(1500));
         // Leave the runtime's own shutdown (which waits up to 2 s for processes) its share.
         let chat_limit = limit.saturating_sub(Duration::from_millis(2500));
+        self.lessons.shutdown(&runtime.handle());
         let in_time = chat::stop_chat(&mut self.world, chat_limit.max(Duration::from_millis(500)));
+        self.world
+            .resource_mut::<LoadRun>()
+            .shutdown(Duration::from_millis(500));
+        self.world
+            .resource_mut::<ContrastRun>()
+            .shutdown(Duration::from_millis(500));
         self.world.resource_mut::<RuntimeLink>().observer.stop();
         runtime.shutdown();
         drop(runtime);

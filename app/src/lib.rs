@@ -31,6 +31,7 @@
 mod app;
 pub mod bench;
 pub mod demo;
+pub mod lessons;
 pub mod panels;
 pub mod persist;
 pub mod state;
@@ -64,6 +65,8 @@ pub struct AppConfig {
     pub snapshot_interval: Duration,
     /// How often runtime, chat and pool metrics are sampled for the dashboard and warnings.
     pub metrics_interval: Duration,
+    /// Where the lesson files are (`None`: found as [`lessons::Catalog::find`] says).
+    pub lessons_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for AppConfig {
@@ -77,6 +80,7 @@ impl Default for AppConfig {
             demo_sessions: 60,
             snapshot_interval: Duration::from_millis(100),
             metrics_interval: Duration::from_secs(1),
+            lessons_dir: None,
         }
     }
 }

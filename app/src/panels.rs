@@ -1,8 +1,12 @@
 //! The panels: each draws one part of the view model and hands back [`Command`]s. None of
 //! them touches the runtime; they see only the [`World`].
 
+pub mod contrast;
 pub mod dashboard;
+pub mod faults;
 pub mod inspector;
+pub mod lesson;
+pub mod load;
 pub mod processes;
 pub mod status;
 pub mod stopped;
@@ -19,8 +23,11 @@ use eframe::egui::{self, Color32};
 use crate::state::commands::Command;
 use crate::state::components::{Identity, PidIndex, ProcessStatus};
 
+pub use contrast::ContrastPanel;
 pub use dashboard::Dashboard;
+pub use faults::FaultsPanel;
 pub use inspector::Inspector;
+pub use load::LoadPanel;
 pub use processes::ProcessTable;
 pub use status::StatusBar;
 pub use stopped::StoppedBanner;
@@ -35,6 +42,9 @@ pub enum Tab {
     Processes,
     Dashboard,
     Warnings,
+    Faults,
+    Load,
+    Contrast,
 }
 
 /// A panel: draws from the world, asks for changes through `commands`.
@@ -77,6 +87,11 @@ pub fn crash_color(visuals: &egui::Visuals) -> Color32 {
 /// Green for restarts and healthy things.
 pub fn ok_color(visuals: &egui::Visuals) -> Color32 {
     pick(visuals.dark_mode, (110, 220, 110), (20, 140, 20))
+}
+
+/// Magenta for what chaos did.
+pub fn chaos_color(visuals: &egui::Visuals) -> Color32 {
+    pick(visuals.dark_mode, (235, 120, 255), (150, 30, 170))
 }
 
 /// Orange for warnings.

@@ -15,10 +15,13 @@ pub mod animation;
 pub mod chat;
 pub mod commands;
 pub mod components;
+pub mod contrast;
+pub mod faults;
 pub mod history;
 pub mod ingest;
 pub mod layout;
 pub mod link;
+pub mod load;
 pub mod observer;
 pub mod scripted;
 pub mod timeline;
@@ -38,6 +41,8 @@ use components::{
     ProcessStatus, RuntimeStats, Selection, SiblingOrder, SupervisorLoad, TopSupervisors,
     ViewGeneration,
 };
+use contrast::{follow_contrast_run, ContrastRun};
+use faults::{link_faults_to_pool, mark_chaos_kills, read_faults, record_chaos_history};
 use history::{record_histories, Histories};
 use ingest::{
     apply_snapshot_diff, diff_arrived, ingest_runtime_events, inspect_selected_process,
@@ -49,6 +54,7 @@ use layout::{
     TreeLayout,
 };
 use link::RuntimeLink;
+use load::{follow_load_run, record_load_history, LoadRun};
 use timeline::Timeline;
 use warnings::{check_warnings, Warnings};
 
@@ -80,6 +86,7 @@ pub struct Polling {
 /// the chat server's configuration (started later by [`chat::start_chat`]).
 pub fn build_world(handle: Handle, polling: Polling, chat: Option<ChatConfig>) -> World {
     let mut world = view_world(Instant::now(), polling);
+    faults::insert_resources(&mut world, &handle);
     world.insert_resource(RuntimeLink::new(handle, polling));
     world.insert_resource(ChatServer::new(chat));
     world
@@ -116,6 +123,9 @@ fn view_world(now: Instant, polling: Polling) -> World {
     world.init_resource::<ViewGeneration>();
     world.init_resource::<Notice>();
     world.init_resource::<Animating>();
+    world.init_resource::<LoadRun>();
+    world.init_resource::<ContrastRun>();
+    world.init_resource::<faults::FaultsView>();
     world
 }
 
@@ -129,7 +139,21 @@ pub fn build_schedule() -> Schedule {
             ingest_runtime_events,
             apply_snapshot_diff.run_if(diff_arrived),
             read_connection_gauge,
-            (update_runtime_stats, record_histories, check_warnings)
+            (
+                link_faults_to_pool,
+                read_faults,
+                mark_chaos_kills,
+                follow_load_run,
+                follow_contrast_run,
+            )
+                .chain(),
+            (
+                update_runtime_stats,
+                record_histories,
+                record_load_history,
+                record_chaos_history,
+                check_warnings,
+            )
                 .chain()
                 .run_if(samples_arrived),
             inspect_selected_process

@@ -54,6 +54,7 @@ pub use error::DbError;
 pub use metrics::{CheckoutOutcome, CheckoutRecord, PoolMetrics, Quantiles};
 pub use migrations::SCHEMA_VERSION;
 pub use pool::{ConnectionInfo, Pool};
+pub use repo::LessonRecord;
 pub use storage::{open_connection, prepare_database, MovedAside, StorageReport, Synchronous};
 
 /// How a pool is set up. Defaults follow Ecto's: 10 connections, `queue_target` 50 ms,

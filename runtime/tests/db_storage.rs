@@ -49,7 +49,16 @@ fn a_new_file_is_created_in_wal_mode_with_the_latest_schema() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(tables, ["lesson_progress", "messages", "settings"]);
+    assert_eq!(
+        tables,
+        [
+            "lesson_predictions",
+            "lesson_progress",
+            "lesson_state",
+            "messages",
+            "settings"
+        ]
+    );
     // Opening again changes nothing.
     let again = prepare_database(&path).unwrap();
     assert!(!again.created);

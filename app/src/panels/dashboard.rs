@@ -1,16 +1,19 @@
 //! The dashboard: what to watch in production, over a window from one minute to one hour —
-//! processes, memory, connections, messages, broadcasts, restarts, the database pool, and how
-//! busy each scheduler thread is.
+//! processes, memory, connections, messages, broadcasts, restarts, the database pool, how
+//! busy each scheduler thread is, and the trouble made on purpose (chaos's kills, the load
+//! generator's traffic), with a line on top while either runs.
 
 use bevy_ecs::world::World;
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Legend, Line, Plot};
 use serde::{Deserialize, Serialize};
 
-use super::{crash_color, ok_color, warn_color, View};
+use super::{chaos_color, crash_color, ok_color, warn_color, View};
 use crate::state::commands::Command;
 use crate::state::components::FrameClock;
+use crate::state::faults::FaultsView;
 use crate::state::history::{Histories, Series};
+use crate::state::load::LoadRun;
 
 /// Points drawn per line at most, whatever the window (each the peak of its bucket).
 const MAX_POINTS: usize = 400;
@@ -80,9 +83,10 @@ impl View for Dashboard {
             }
             ui.weak("one point a second; the newest on the right");
         });
-        ui.add_space(4.0);
         let visuals = ui.visuals().clone();
-        let charts = charts(histories, &visuals);
+        trouble_line(ui, world, &visuals);
+        ui.add_space(4.0);
+        let charts = charts(world, histories, &visuals);
         let since = now - self.window.seconds();
         let width = ui.available_width();
         let columns = ((width / 260.0).floor() as usize).clamp(1, 4);
@@ -109,8 +113,47 @@ impl View for Dashboard {
     }
 }
 
+/// What runs on purpose right now: chaos (kills per second) and the load generator.
+fn trouble_line(ui: &mut egui::Ui, world: &World, visuals: &egui::Visuals) {
+    let faults = world.resource::<FaultsView>();
+    let load = world.resource::<LoadRun>();
+    if !faults.chaos_running() && !load.is_running() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        if let Some(report) = faults.chaos().filter(|c| c.running) {
+            let kinds: Vec<String> = report
+                .killed
+                .iter()
+                .map(|(k, n)| format!("{} {n}", k.name()))
+                .collect();
+            ui.label(
+                RichText::new(format!(
+                    "⚡ Chaos is running: {:.0} kills/s, {} killed so far ({})",
+                    faults.kills_per_s,
+                    report.killed_total,
+                    kinds.join(", ")
+                ))
+                .color(chaos_color(visuals))
+                .strong(),
+            );
+        }
+        if let (true, Some(live)) = (load.is_running(), load.live) {
+            ui.label(
+                RichText::new(format!(
+                    "Load: {} connected, {:.0} acked/s, {} errors",
+                    live.open, load.acked_per_s, live.errors
+                ))
+                .strong(),
+            );
+        }
+    });
+}
+
 /// The charts, in reading order.
-fn charts<'h>(h: &'h Histories, visuals: &egui::Visuals) -> Vec<Chart<'h>> {
+fn charts<'h>(world: &'h World, h: &'h Histories, visuals: &egui::Visuals) -> Vec<Chart<'h>> {
+    let faults = world.resource::<FaultsView>();
+    let load = world.resource::<LoadRun>();
     let blue = if visuals.dark_mode {
         Color32::from_rgb(120, 170, 255)
     } else {
@@ -195,6 +238,29 @@ fn charts<'h>(h: &'h Histories, visuals: &egui::Visuals) -> Vec<Chart<'h>> {
                 ("p50".into(), &h.queue_p50_ms, blue),
                 ("p99".into(), &h.queue_p99_ms, warn_color(visuals)),
             ],
+            max_y: None,
+        },
+        Chart {
+            title: "Load generator",
+            help: "The load generator started from the Load tab: its sockets open and the \
+                   messages the server acknowledged per second.",
+            format: count,
+            lines: vec![
+                ("connected".into(), &load.open_history, blue),
+                ("acked/s".into(), &load.acked_history, ok_color(visuals)),
+            ],
+            max_y: None,
+        },
+        Chart {
+            title: "Chaos kills/s",
+            help: "Processes chaos killed per second (the Faults tab). Their supervisors \
+                   restart them: compare with Restarts/s.",
+            format: rate,
+            lines: vec![(
+                "kills/s".into(),
+                &faults.kills_history,
+                chaos_color(visuals),
+            )],
             max_y: None,
         },
         Chart {

@@ -1,16 +1,20 @@
 //! The status bar: is the runtime up, how many processes, how much memory, how many messages
 //! per second, how busy each scheduler is; where the chat server listens (a click opens it in
-//! the browser), how many connections it has, and what the database check said.
+//! the browser), how many connections it has, and what the database check said; and what runs
+//! on purpose (chaos, faults, load, the contrast).
 
 use std::time::Duration;
 
 use bevy_ecs::world::World;
 use eframe::egui::{self, RichText};
 
-use super::{crash_color, format_bytes, ok_color, warn_color, View};
+use super::{chaos_color, crash_color, format_bytes, ok_color, warn_color, View};
 use crate::state::chat::{ChatServer, ChatStats};
 use crate::state::commands::Command;
 use crate::state::components::{FrameClock, Notice, RuntimeStats, Subsystem, TopSupervisors};
+use crate::state::contrast::ContrastRun;
+use crate::state::faults::{title, FaultsView};
+use crate::state::load::LoadRun;
 
 /// How long a notice about a failed command stays up.
 const NOTICE_FOR: Duration = Duration::from_secs(6);
@@ -57,6 +61,7 @@ impl View for StatusBar {
             ui.separator();
             ui.label(format!("run queue: {}", stats.run_queue));
             chat_status(ui, world, commands);
+            trouble_status(ui, world);
             if stats.not_yielding > 0 {
                 ui.separator();
                 ui.label(
@@ -84,6 +89,58 @@ impl View for StatusBar {
             ui.separator();
             egui::widgets::global_theme_preference_buttons(ui);
         });
+    }
+}
+
+/// What runs on purpose: chaos, faults switched on, the load generator, the contrast. Short,
+/// and never broken inside a label when the bar wraps.
+fn trouble_status(ui: &mut egui::Ui, world: &World) {
+    let visuals = ui.visuals().clone();
+    let whole = |ui: &mut egui::Ui, text: RichText| {
+        ui.add(egui::Label::new(text).wrap_mode(egui::TextWrapMode::Extend))
+    };
+    let faults = world.resource::<FaultsView>();
+    if let Some(report) = faults.chaos().filter(|c| c.running) {
+        ui.separator();
+        whole(
+            ui,
+            RichText::new(format!("⚡ chaos: {:.0} kills/s", faults.kills_per_s))
+                .color(chaos_color(&visuals))
+                .strong(),
+        )
+        .on_hover_text(format!(
+            "Chaos is killing random processes: {} so far. See the Faults tab.",
+            report.killed_total
+        ));
+    }
+    if let Some(status) = faults.status.as_ref().filter(|s| !s.on.is_empty()) {
+        ui.separator();
+        let names: Vec<&str> = status.on.iter().map(|k| title(*k)).collect();
+        let text = match names.as_slice() {
+            [one] => format!("fault on: {one}"),
+            many => format!("{} faults on", many.len()),
+        };
+        whole(ui, RichText::new(text).color(warn_color(&visuals))).on_hover_text(format!(
+            "{}. Switch them off in the Faults tab.",
+            names.join(", ")
+        ));
+    }
+    let load = world.resource::<LoadRun>();
+    if let (true, Some(live)) = (load.is_running(), load.live) {
+        ui.separator();
+        whole(
+            ui,
+            RichText::new(format!(
+                "load: {} users, {:.0} acked/s",
+                live.open, load.acked_per_s
+            )),
+        )
+        .on_hover_text("The load generator runs: see the Load tab");
+    }
+    if world.resource::<ContrastRun>().is_running() {
+        ui.separator();
+        whole(ui, RichText::new("contrast running"))
+            .on_hover_text("The thread-pool contrast runs: see the Contrast tab");
     }
 }
 

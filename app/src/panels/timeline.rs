@@ -4,7 +4,7 @@
 use bevy_ecs::world::World;
 use eframe::egui::{self, RichText};
 
-use super::{crash_color, ok_color, warn_color, View};
+use super::{chaos_color, crash_color, ok_color, warn_color, View};
 use crate::state::commands::Command;
 use crate::state::components::Selection;
 use crate::state::timeline::{Notable, Timeline};
@@ -43,6 +43,7 @@ impl View for TimelinePanel {
                         Notable::Restart => ("↻", ok_color(&visuals)),
                         Notable::IntensityExceeded => ("⚠", warn_color(&visuals)),
                         Notable::Escalation => ("⬆", crash_color(&visuals)),
+                        Notable::ChaosKill => ("⚡", chaos_color(&visuals)),
                     };
                     ui.horizontal(|ui| {
                         ui.set_height(row_height);

@@ -29,12 +29,15 @@ pub struct SupervisionTree {
     /// Matches inside folded groups, for (search, tree version).
     matches: HashMap<(GroupKey, usize), usize>,
     matches_for: Option<(String, u64)>,
+    /// A process to scroll into the middle of the view on the next frame ("Show me").
+    pub reveal: Option<crashcourse_runtime::Pid>,
 }
 
 impl Default for SupervisionTree {
     fn default() -> Self {
         SupervisionTree {
             search: String::new(),
+            reveal: None,
             zoom: 1.0,
             matches: HashMap::new(),
             matches_for: None,
@@ -122,10 +125,22 @@ impl View for SupervisionTree {
         let selected = world.resource::<Selection>().pid;
         let now = world.resource::<FrameClock>().now;
         let row_height = ui.spacing().interact_size.y + 2.0;
-        egui::ScrollArea::both()
-            .id_salt("tree scroll")
-            .auto_shrink([false, false])
-            .show_rows(ui, row_height, layout.rows.len(), |ui, range| {
+        let mut scroll = egui::ScrollArea::both().id_salt("tree scroll");
+        if let Some(pid) = self.reveal.take() {
+            let row = layout
+                .rows
+                .iter()
+                .position(|r| matches!(r, TreeRow::Process { pid: p, .. } if *p == pid));
+            if let Some(row) = row {
+                let middle = row as f32 * row_height - ui.available_height() / 2.0;
+                scroll = scroll.vertical_scroll_offset(middle.max(0.0));
+            }
+        }
+        scroll.auto_shrink([false, false]).show_rows(
+            ui,
+            row_height,
+            layout.rows.len(),
+            |ui, range| {
                 for row in &layout.rows[range] {
                     match row {
                         TreeRow::Process {
@@ -192,7 +207,8 @@ impl View for SupervisionTree {
                         }
                     }
                 }
-            });
+            },
+        );
     }
 }
 

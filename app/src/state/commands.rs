@@ -1,19 +1,22 @@
 //! What panels ask for: selection and tree changes (applied to the world) and control actions
 //! (applied to the runtime, whose answer comes back through the event stream).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bevy_ecs::prelude::*;
-use crashcourse_runtime::{ExitReason, Pid};
+use crashcourse_runtime::{ChaosPlan, ExitReason, FaultKind, Pid};
 
 use super::chat::start_chat;
 use super::components::{FrameClock, Notice, Selection, Subsystem, TopSupervisors};
+use super::contrast::{contrast_urls, ContrastRun, ContrastSettings};
+use super::faults;
 use super::layout::{GroupKey, TreeExpansion};
 use super::link::RuntimeLink;
+use super::load::{chat_ws_url, LoadRun, LoadSettings};
 use crate::demo;
 
 /// A request from a panel.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     /// Show this process in the inspector.
     Select(Pid),
@@ -32,6 +35,29 @@ pub enum Command {
     ExpandGroup(GroupKey),
     /// Open a URL in the default browser (without waiting for it).
     OpenUrl(String),
+    /// Start the load generator against the embedded chat server.
+    StartLoad(LoadSettings),
+    /// End the load run's sending; replies in flight are still waited for.
+    StopLoad,
+    /// Switch a fault on or off (on a thread of its own: switching off waits for its
+    /// processes to be gone).
+    Fault {
+        fault: FaultKind,
+        on: bool,
+    },
+    /// Switch every fault off and stop chaos.
+    AllFaultsOff,
+    /// Start killing random processes of the plan's kinds at its rate for its time.
+    StartChaos(ChaosPlan),
+    StopChaos,
+    /// Run the thread-pool contrast: the same slow work behind the HTTP server's fixed
+    /// threads and as one process per request over the WebSocket, under the same load.
+    StartContrast {
+        users: usize,
+        work_ms: u64,
+        duration: Duration,
+    },
+    StopContrast,
 }
 
 /// How the demo tree is started (kept for "Start again").
@@ -76,6 +102,37 @@ pub fn apply(world: &mut World, command: Command) {
             Ok(())
         }
         Command::OpenUrl(url) => open_in_browser(url),
+        Command::StartLoad(settings) => match chat_ws_url(world) {
+            Some(url) => world.resource_mut::<LoadRun>().start(settings, &url),
+            None => Err("the chat server is not running, so there is nothing to load".into()),
+        },
+        Command::StopLoad => {
+            world.resource_mut::<LoadRun>().stop();
+            Ok(())
+        }
+        Command::Fault { fault, on } => faults::switch(world, fault, on),
+        Command::AllFaultsOff => faults::all_off(world),
+        Command::StartChaos(plan) => faults::start_chaos(world, plan),
+        Command::StopChaos => faults::stop_chaos(world),
+        Command::StartContrast {
+            users,
+            work_ms,
+            duration,
+        } => match contrast_urls(world) {
+            Some(urls) => world.resource_mut::<ContrastRun>().start(
+                ContrastSettings {
+                    users,
+                    work_ms,
+                    duration,
+                },
+                urls,
+            ),
+            None => Err("the chat server is not running, so there is nothing to contrast".into()),
+        },
+        Command::StopContrast => {
+            world.resource_mut::<ContrastRun>().stop();
+            Ok(())
+        }
     };
     world.resource_mut::<FrameClock>().hurry_snapshot();
     world.resource::<RuntimeLink>().observer.hurry();

@@ -205,7 +205,7 @@ fn on_exited(
         }
         world.resource_mut::<ViewGeneration>().bump();
     }
-    if reason.is_abnormal() {
+    if reason.is_abnormal() && !leaked(world, pid) {
         let who = label.clone().unwrap_or_else(|| pid.to_string());
         world.resource_mut::<Timeline>().push(TimelineEntry {
             seq,
@@ -234,6 +234,20 @@ fn on_exited(
         }
     }
 }
+
+/// Whether `pid` is one of the leak fault's processes (under its supervisor "leak"): they end
+/// only when the fault is switched off, thousands at once, which is cleanup, not a failure
+/// worth a line of the timeline each.
+fn leaked(world: &World, pid: Pid) -> bool {
+    entity_of(world, pid)
+        .and_then(|e| world.get::<Parentage>(e))
+        .and_then(|p| p.parent)
+        .and_then(|parent| label_of(world, parent))
+        .is_some_and(|label| label == LEAK_SUPERVISOR)
+}
+
+/// The label of the leak fault's supervisor.
+const LEAK_SUPERVISOR: &str = "leak";
 
 /// Takes what the observer thread gathered since the last frame.
 pub fn take_observations(link: Res<RuntimeLink>, mut observations: ResMut<Observations>) {

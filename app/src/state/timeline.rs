@@ -1,5 +1,5 @@
-//! The timeline of notable runtime events: abnormal exits, restarts, restart intensity
-//! exceeded, escalations. Bounded; the oldest entries go first.
+//! The timeline of notable runtime events: abnormal exits (chaos's marked as such), restarts,
+//! restart intensity exceeded, escalations. Bounded; the oldest entries go first.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -21,6 +21,8 @@ pub enum Notable {
     IntensityExceeded,
     /// A supervisor gave up and passed the failure to its own supervisor.
     Escalation,
+    /// Chaos killed the process (an exit with reason `killed` that chaos reported).
+    ChaosKill,
 }
 
 /// One line of the timeline.
@@ -56,6 +58,11 @@ impl Timeline {
     /// Newest first.
     pub fn newest_first(&self) -> impl Iterator<Item = &TimelineEntry> {
         self.entries.iter().rev()
+    }
+
+    /// The newest `n` entries, newest first, to change in place.
+    pub fn newest_mut(&mut self, n: usize) -> impl Iterator<Item = &mut TimelineEntry> {
+        self.entries.iter_mut().rev().take(n)
     }
 
     pub fn len(&self) -> usize {

@@ -29,6 +29,18 @@ const MIGRATIONS: &[&str] = &[
          key   TEXT PRIMARY KEY,
          value TEXT NOT NULL
      ) WITHOUT ROWID;",
+    // 3: where each lesson was left and the predictions the learner made.
+    "CREATE TABLE IF NOT EXISTS lesson_state (
+         lesson       TEXT PRIMARY KEY,
+         current_step INTEGER NOT NULL,
+         updated_at   INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE IF NOT EXISTS lesson_predictions (
+         lesson TEXT NOT NULL,
+         step   INTEGER NOT NULL,
+         answer INTEGER NOT NULL,
+         PRIMARY KEY (lesson, step)
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this program writes.

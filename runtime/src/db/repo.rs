@@ -126,4 +126,121 @@ impl Pool {
         })
         .await
     }
+
+    /// Remembers that `lesson` was left at `step`.
+    pub async fn set_lesson_step(&self, lesson: &str, step: u32) -> Result<(), DbError> {
+        let lesson = lesson.to_owned();
+        let at = now_ms();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO lesson_state (lesson, current_step, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (lesson) DO UPDATE SET current_step = excluded.current_step,
+                     updated_at = excluded.updated_at",
+                params![lesson, step, at],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// Records the answer (0-based) the learner predicted at `step` of `lesson`.
+    pub async fn record_prediction(
+        &self,
+        lesson: &str,
+        step: u32,
+        answer: u32,
+    ) -> Result<(), DbError> {
+        let lesson = lesson.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO lesson_predictions (lesson, step, answer) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (lesson, step) DO UPDATE SET answer = excluded.answer",
+                params![lesson, step, answer],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// Forgets everything about `lesson`: steps done, where it was left, predictions.
+    pub async fn reset_lesson(&self, lesson: &str) -> Result<(), DbError> {
+        let lesson = lesson.to_owned();
+        self.run(move |c| {
+            let tx = c.unchecked_transaction()?;
+            for table in ["lesson_progress", "lesson_state", "lesson_predictions"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE lesson = ?1"),
+                    params![lesson],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// Every lesson the learner has touched: where it was left, steps done, predictions.
+    pub async fn lesson_records(&self) -> Result<Vec<LessonRecord>, DbError> {
+        self.run(|c| {
+            let mut records: Vec<LessonRecord> = Vec::new();
+            let find = |records: &mut Vec<LessonRecord>, lesson: String| -> usize {
+                match records.iter().position(|r| r.lesson == lesson) {
+                    Some(i) => i,
+                    None => {
+                        records.push(LessonRecord {
+                            lesson,
+                            ..LessonRecord::default()
+                        });
+                        records.len() - 1
+                    }
+                }
+            };
+            let mut stmt = c.prepare_cached("SELECT lesson, current_step FROM lesson_state")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))? {
+                let (lesson, step) = row?;
+                let i = find(&mut records, lesson);
+                records[i].current_step = Some(step);
+            }
+            let mut stmt =
+                c.prepare_cached("SELECT lesson, step FROM lesson_progress ORDER BY lesson, step")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))? {
+                let (lesson, step) = row?;
+                let i = find(&mut records, lesson);
+                records[i].done.push(step);
+            }
+            let mut stmt = c.prepare_cached(
+                "SELECT lesson, step, answer FROM lesson_predictions ORDER BY lesson, step",
+            )?;
+            for row in stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, u32>(2)?,
+                ))
+            })? {
+                let (lesson, step, answer) = row?;
+                let i = find(&mut records, lesson);
+                records[i].predictions.push((step, answer));
+            }
+            Ok(records)
+        })
+        .await
+    }
+}
+
+/// What is stored about one lesson.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LessonRecord {
+    pub lesson: String,
+    /// Where the learner left it, if they opened it.
+    pub current_step: Option<u32>,
+    /// Steps done, in order.
+    pub done: Vec<u32>,
+    /// (step, answer) of every prediction made.
+    pub predictions: Vec<(u32, u32)>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -1,0 +1,195 @@
+//! The figures a lesson's metric checks and `{{live figures}}` read, by name, from the view
+//! model and the lesson's own measurements. A figure this build cannot measure is `None`
+//! ("not available"), and a check on it never holds.
+
+use bevy_ecs::world::World;
+use crashcourse_runtime::Kind;
+
+use super::model::parse_kind;
+use crate::state::chat::{ChatServer, ChatStats};
+use crate::state::components::{Counters, Identity, ProcessStatus, RuntimeStats};
+use crate::state::contrast::ContrastRun;
+use crate::state::faults::FaultsView;
+use crate::state::load::LoadRun;
+
+/// What the lesson itself measured (its spawned processes and their memory).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LessonFigures {
+    /// Processes the lesson spawned that are still alive.
+    pub spawned: usize,
+    /// Bytes per idle process, measured over the lesson's own spawn.
+    pub per_idle_process: Option<usize>,
+}
+
+/// The value of metric `name` now, if this build can measure it.
+pub fn read(world: &World, own: &LessonFigures, name: &str) -> Option<f64> {
+    let stats = world.get_resource::<RuntimeStats>()?;
+    let pool = || {
+        world
+            .get_resource::<ChatStats>()
+            .and_then(|c| c.pool.clone())
+    };
+    let chat = || {
+        world
+            .get_resource::<ChatServer>()
+            .and_then(|c| c.endpoint.as_ref().map(|e| e.metrics().clone()))
+    };
+    let load =
+        |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let value = match name {
+        "processes" => stats.process_count as f64,
+        "processes.spawned_by_lesson" => own.spawned as f64,
+        "memory.total" => stats.memory as f64,
+        "memory.per_idle_process" => own.per_idle_process? as f64,
+        "messages_per_s" => stats.messages_per_sec,
+        "restarts" => stats.restarts_total as f64,
+        "long_polls" => stats.long_polls_total as f64,
+        "chat.connections" => load(&chat()?.connections),
+        "chat.joins" => load(&chat()?.joins),
+        "chat.messages_posted" => load(&chat()?.messages_posted),
+        "chat.broadcasts" => load(&chat()?.broadcasts),
+        "pool.queue_len" => pool()?.queue_len as f64,
+        "pool.queue_time_p99_ms" => pool()?.recent_queue_time.p99.as_secs_f64() * 1000.0,
+        "pool.query_time_p99_ms" => pool()?.recent_query_time.p99.as_secs_f64() * 1000.0,
+        "pool.drops" => pool()?.drops as f64,
+        "pool.slow" => f64::from(u8::from(pool()?.slow)),
+        "mailbox.max" => max_mailbox(world)? as f64,
+        "load.clients" => load_live(world)?.open as f64,
+        "load.sent" => load_live(world)?.sent as f64,
+        "load.acked" => load_live(world)?.acknowledged as f64,
+        "load.received" => load_live(world)?.received as f64,
+        "load.errors" => load_live(world)?.errors as f64,
+        "load.p99_ms" => {
+            world
+                .get_resource::<LoadRun>()?
+                .last
+                .as_ref()?
+                .latency_ms
+                .round_trip
+                .p99?
+        }
+        "contrast.thread_pool_per_s" => world.get_resource::<ContrastRun>()?.thread_pool.per_s,
+        "contrast.processes_per_s" => world.get_resource::<ContrastRun>()?.processes.per_s,
+        "contrast.thread_pool_p99_ms" => {
+            let run = world.get_resource::<ContrastRun>()?;
+            run.result.as_ref()?.thread_pool.latency_ms.round_trip.p99?
+        }
+        "contrast.processes_p99_ms" => {
+            let run = world.get_resource::<ContrastRun>()?;
+            run.result.as_ref()?.processes.latency_ms.round_trip.p99?
+        }
+        "faults.leaked" => fault_status(world)?.leaked as f64,
+        "faults.flood_queue" => fault_status(world)?.flood_queue as f64,
+        "faults.unmatched_queue" => fault_status(world)?.unmatched_queue as f64,
+        "faults.state_bytes" => fault_status(world)?.state_bytes as f64,
+        "chaos.killed" => fault_status(world)?
+            .chaos
+            .as_ref()
+            .map_or(0, |c| c.killed_total) as f64,
+        other => {
+            let kind = parse_kind(other.strip_prefix("processes.")?)?;
+            count_kind(world, kind)? as f64
+        }
+    };
+    Some(value)
+}
+
+/// The load run's newest counts.
+fn load_live(world: &World) -> Option<crashcourse_load::Live> {
+    world.get_resource::<LoadRun>()?.live
+}
+
+/// What the fault switches last reported.
+fn fault_status(world: &World) -> Option<&crashcourse_runtime::FaultStatus> {
+    world.get_resource::<FaultsView>()?.status.as_ref()
+}
+
+/// Live processes of `kind` the view model knows.
+fn count_kind(world: &World, kind: Kind) -> Option<usize> {
+    let mut query = world.try_query::<(&Identity, &ProcessStatus)>()?;
+    Some(
+        query
+            .iter(world)
+            .filter(|(i, s)| i.kind == kind && matches!(s, ProcessStatus::Alive(_)))
+            .count(),
+    )
+}
+
+/// The longest mailbox among live processes.
+fn max_mailbox(world: &World) -> Option<usize> {
+    let mut query = world.try_query::<(&Counters, &ProcessStatus)>()?;
+    Some(
+        query
+            .iter(world)
+            .filter(|(_, s)| matches!(s, ProcessStatus::Alive(_)))
+            .map(|(c, _)| c.mailbox_len)
+            .max()
+            .unwrap_or(0),
+    )
+}
+
+/// A figure for prose: "12,345", "2.6 KB"-style bytes, or "not available".
+pub fn format(name: &str, value: Option<f64>) -> String {
+    let Some(v) = value else {
+        return "(not available)".into();
+    };
+    if name.starts_with("memory.") || name == "faults.state_bytes" {
+        return crate::panels::format_bytes(v.max(0.0) as usize);
+    }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return group(v as i64);
+    }
+    format!("{v:.1}")
+}
+
+/// 1234567 -> "1,234,567".
+fn group(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+/// `text` with every `{{metric}}` replaced by its value now.
+pub fn fill(text: &str, mut value: impl FnMut(&str) -> Option<f64>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (at, name) in super::parse::placeholders(text) {
+        let Some(close) = text[at..].find("}}") else {
+            continue;
+        };
+        out.push_str(&text[last..at]);
+        out.push_str(&format(name, value(name)));
+        last = at + close + 2;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_figures_are_filled_in_and_unknown_ones_say_so() {
+        let text = "Each took {{memory.per_idle_process}}; {{processes}} in all; {{load.p99_ms}}.";
+        let filled = fill(text, |n| match n {
+            "memory.per_idle_process" => Some(2616.0),
+            "processes" => Some(100_123.0),
+            _ => None,
+        });
+        assert_eq!(
+            filled,
+            "Each took 2.6 KiB; 100,123 in all; (not available)."
+        );
+    }
+}
