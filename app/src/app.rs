@@ -310,7 +310,11 @@ impl CrashcourseApp {
     fn schedule_repaint(&self, ctx: &egui::Context, acted: bool) {
         if acted || self.world.resource::<RuntimeLink>().behind {
             ctx.request_repaint();
-        } else if self.world.resource::<Animating>().0 {
+        } else if self.world.resource::<Animating>().0
+            || self.world.resource::<FaultsView>().chaos_running()
+        {
+            // Chaos too: its report names only its last 20 victims, and the timeline marks
+            // those it sees.
             ctx.request_repaint_after(ANIMATION_FRAME);
         } else if self.world.resource::<LoadRun>().is_running()
             || self.world.resource::<ContrastRun>().is_running()
