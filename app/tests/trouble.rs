@@ -296,6 +296,11 @@ fn twenty_clients_from_the_load_panel_connect_and_get_their_messages_acked() {
     assert_eq!(summary.connections.ok, 20, "{}", summary.to_text());
     assert!(summary.messages.acknowledged >= 20, "{}", summary.to_text());
     assert_eq!(summary.connections.failed, 0, "{}", summary.to_text());
+    let p99 = summary.latency_ms.round_trip.p99.expect("a round-trip p99");
+    assert!(
+        shows(&app, &format!("p99: {p99:.1} ms")),
+        "the final p99 is shown"
+    );
 }
 
 #[test]
