@@ -369,7 +369,11 @@ impl CrashcourseApp {
     fn schedule_repaint(&self, ctx: &egui::Context, acted: bool) {
         if acted || self.world.resource::<RuntimeLink>().behind {
             ctx.request_repaint();
-        } else if self.world.resource::<Animating>().0 {
+        } else if self.world.resource::<Animating>().0
+            || self.world.resource::<FaultsView>().chaos_running()
+        {
+            // Chaos too: its report names only its last 20 victims, and the timeline marks
+            // those it sees.
             ctx.request_repaint_after(ANIMATION_FRAME);
         } else if self.world.resource::<LoadRun>().is_running()
             || self.world.resource::<ContrastRun>().is_running()
@@ -381,9 +385,10 @@ impl CrashcourseApp {
         }
     }
 
-    /// Stops everything in order within `limit`: the chat server (listener, sockets, rooms,
-    /// pool, presence, pub/sub), the observer thread, then every remaining process and the
-    /// runtime's threads. True if the chat server stopped in time. Idempotent.
+    /// Stops everything in order within `limit`: the load generator's and the contrast's
+    /// sending, chaos and every fault, the chat server (listener, sockets, rooms, pool,
+    /// presence, pub/sub), the observer thread, then every remaining process and the runtime's
+    /// threads. True if the chat server stopped in time. Idempotent.
     pub fn shutdown(&mut self, limit: Duration) -> bool {
         let Some(runtime) = self.runtime.take() else {
             return true;
@@ -394,21 +399,21 @@ impl CrashcourseApp {
         self.world.resource_mut::<LoadRun>().stop();
         self.world.resource_mut::<ContrastRun>().stop();
         // Faults and chaos off while the pool and the runtime still run (the write lock is
-        // released, the leak's processes stopped).
+        // released, the leak's processes stopped); the runtime's shutdown ends what is left.
         let faults = self.world.resource::<FaultsLink>().0.clone();
         self.world
             .resource_mut::<FaultsWorker>()
-            .shutdown(&faults, Duration::from_millis(1500));
+            .shutdown(&faults, limit / 5);
         // Leave the runtime's own shutdown (which waits up to 2 s for processes) its share.
-        let chat_limit = limit.saturating_sub(Duration::from_millis(2500));
+        let chat_limit = limit.saturating_sub(start.elapsed() + Duration::from_millis(2800));
         self.lessons.shutdown(&runtime.handle());
         let in_time = chat::stop_chat(&mut self.world, chat_limit.max(Duration::from_millis(500)));
-        self.world
-            .resource_mut::<LoadRun>()
-            .shutdown(Duration::from_millis(500));
+        // The users' sockets are closed now: their runs end at once.
+        let runs_limit = Duration::from_millis(300);
+        self.world.resource_mut::<LoadRun>().shutdown(runs_limit);
         self.world
             .resource_mut::<ContrastRun>()
-            .shutdown(Duration::from_millis(500));
+            .shutdown(runs_limit);
         self.world.resource_mut::<RuntimeLink>().observer.stop();
         runtime.shutdown();
         drop(runtime);

@@ -222,6 +222,10 @@ fn chaos_from_the_panel_kills_processes_of_the_chosen_kind_and_the_timeline_says
                 && shows_containing(h, "chaos killed ")
         },
     );
+    open_tab(&mut app, "Dashboard", Tab::Dashboard);
+    step_until(&mut app, "the dashboard says chaos runs", |h| {
+        shows_containing(h, "⚡ Chaos is running: ") && shows_containing(h, "Chaos kills/s: ")
+    });
     let report = app
         .state()
         .world()
@@ -247,6 +251,7 @@ fn chaos_from_the_panel_kills_processes_of_the_chosen_kind_and_the_timeline_says
         assert!(entry.text.starts_with("chaos killed "), "{}", entry.text);
     }
 
+    open_tab(&mut app, "Faults", Tab::Faults);
     click(&app, "Stop chaos");
     step_until(&mut app, "chaos has stopped", |h| {
         !h.state().world().resource::<FaultsView>().chaos_running() && shows(h, "Start chaos")
@@ -262,7 +267,7 @@ fn twenty_clients_from_the_load_panel_connect_and_get_their_messages_acked() {
         settings.clients = 20;
         settings.ramp_per_s = 100.0;
         settings.rate_per_s = 5.0;
-        settings.duration = Duration::from_secs(3);
+        settings.duration = Duration::from_secs(6);
         settings.room = "trouble".into();
     }
     step_until(&mut app, "the load can start", |h| shows(h, "Start load"));
@@ -276,6 +281,12 @@ fn twenty_clients_from_the_load_panel_connect_and_get_their_messages_acked() {
             shows(h, "connected: 20") && acked >= 20 && shows_containing(h, "connections: 2")
         },
     );
+    open_tab(&mut app, "Dashboard", Tab::Dashboard);
+    step_until(&mut app, "the dashboard shows the load's traffic", |h| {
+        shows_containing(h, "Load: 20 connected, ")
+            && shows_containing(h, "Load generator: connected 20")
+    });
+    open_tab(&mut app, "Load", Tab::Load);
     step_until(&mut app, "the run ends with a summary", |h| {
         let run = h.state().world().resource::<LoadRun>();
         !run.is_running() && run.last.is_some() && shows(h, "Summary of the last run")
@@ -285,6 +296,11 @@ fn twenty_clients_from_the_load_panel_connect_and_get_their_messages_acked() {
     assert_eq!(summary.connections.ok, 20, "{}", summary.to_text());
     assert!(summary.messages.acknowledged >= 20, "{}", summary.to_text());
     assert_eq!(summary.connections.failed, 0, "{}", summary.to_text());
+    let p99 = summary.latency_ms.round_trip.p99.expect("a round-trip p99");
+    assert!(
+        shows(&app, &format!("p99: {p99:.1} ms")),
+        "the final p99 is shown"
+    );
 }
 
 #[test]

@@ -28,6 +28,10 @@ pub const CHAOS_KINDS: [Kind; 12] = [
     Kind::DynamicSupervisor,
 ];
 
+/// The fastest chaos the panel offers: beyond it, more victims die between two frames than
+/// chaos's report names, and the timeline could no longer mark every one.
+pub const MAX_RATE: f64 = 300.0;
+
 /// The Faults panel; keeps the chaos plan being edited.
 pub struct FaultsPanel {
     /// Whether each of [`CHAOS_KINDS`] is chosen.
@@ -100,7 +104,7 @@ impl FaultsPanel {
                 ui.label("Rate");
                 ui.add(
                     egui::DragValue::new(&mut self.per_second)
-                        .range(0.1..=1000.0)
+                        .range(0.1..=MAX_RATE)
                         .speed(0.5)
                         .suffix(" kills/s"),
                 );

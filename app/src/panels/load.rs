@@ -210,5 +210,16 @@ fn live_ui(ui: &mut egui::Ui, run: &LoadRun) {
             fact(ui, "acked/s", format!("{:.0}", run.acked_per_s));
             fact(ui, "failed connects", live.connections_failed.to_string());
             ui.end_row();
+            // The generator's live counts carry no latency: its histograms are read at the end.
+            let p99 = match (&run.last, run.is_running()) {
+                (Some(summary), false) => summary
+                    .latency_ms
+                    .round_trip
+                    .p99
+                    .map_or("-".to_string(), |v| format!("{v:.1} ms")),
+                _ => "at the end".to_string(),
+            };
+            fact(ui, "p99", p99).on_hover_text("Round trip: send to reply, 99th percentile");
+            ui.end_row();
         });
 }

@@ -367,7 +367,14 @@ pub fn read_faults(
                     view.kill_counts = Some((clock.now, report.killed_total));
                 }
             }
-            None => view.kill_counts = Some((clock.now, report.killed_total)),
+            None => {
+                // Until a whole second has passed, the average since chaos started.
+                let secs = report.elapsed.as_secs_f64();
+                if secs > 0.0 {
+                    view.kills_per_s = report.killed_total as f64 / secs;
+                }
+                view.kill_counts = Some((clock.now, report.killed_total));
+            }
         }
     } else {
         view.kills_per_s = 0.0;

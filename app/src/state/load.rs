@@ -206,3 +206,41 @@ pub fn record_load_history(
     run.acked_history.push(t, acked);
     run.open_history.push(t, open);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_become_the_generators_plan_and_bad_ones_are_refused_with_its_words() {
+        let url = "ws://127.0.0.1:4001/socket/websocket";
+        let mut settings = LoadSettings {
+            clients: 20,
+            room: " trouble ".into(),
+            slow_ms: Some(100),
+            ..LoadSettings::default()
+        };
+        let plan = settings.plan(url).expect("a plan");
+        assert_eq!(plan.clients, 20);
+        assert_eq!(plan.room, "trouble");
+        assert_eq!(plan.slow_ms, Some(100));
+        assert_eq!(plan.model, Model::Closed { rate: Some(1.0) });
+        settings.arrival_rate = Some(250.0);
+        let plan = settings.plan(url).expect("a plan");
+        assert_eq!(
+            plan.model,
+            Model::Open {
+                arrival_rate: 250.0
+            }
+        );
+        settings.clients = 0;
+        let refused = settings.plan(url).expect_err("no clients");
+        assert!(refused.contains("--clients"), "{refused}");
+        settings.clients = 20;
+        settings.slow_ms = Some(60_000);
+        assert!(
+            settings.plan(url).is_err(),
+            "a slow request over the server's limit"
+        );
+    }
+}
