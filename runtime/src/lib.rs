@@ -60,6 +60,7 @@ mod table;
 mod timeout;
 mod timer;
 mod timer_ref;
+mod trace;
 mod wait;
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -82,6 +83,10 @@ pub use registry::RegisterError;
 pub use send::SendError;
 pub use signal::{Down, Exit, ExitReason, IntoExitReason, MonitorRef};
 pub use timer_ref::TimerRef;
+pub use trace::{
+    Trace, TraceEnd, TraceError, TraceEvent, TraceSpec, TraceWhat, TRACE_MAX_PIDS, TRACE_TEXT_MAX,
+};
+pub use process::busy::BUSY_WINDOW;
 
 use executor::Executor;
 use observe::events::EventBus;
@@ -178,6 +183,7 @@ impl Runtime {
                 long_polls: Mutex::new(Default::default()),
                 long_polls_total: AtomicU64::new(0),
                 restarts_total: AtomicU64::new(0),
+                tracers: Arc::default(),
             }
         });
         Runtime {

@@ -7,6 +7,7 @@
 //! when the process is gone — its future dropped — tells links, monitors, the registry and
 //! pub/sub, in that order, so they only ever see a process that is really gone.
 
+pub(crate) mod busy;
 pub(crate) mod exit_cleanup;
 pub(crate) mod link;
 pub(crate) mod monitor;
@@ -17,7 +18,7 @@ pub(crate) mod task;
 pub(crate) mod tombstones;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -30,6 +31,7 @@ use crate::{Ctx, Handle, IntoExitReason, MonitorRef, Status};
 
 use link::link;
 use monitor::monitor;
+use busy::BusyWindow;
 use record::{Extra, ProcState, ProcessInner};
 pub use restart_info::{PastExit, RestartInfo, SupervisorUse};
 pub use spawn_opts::{SpawnError, SpawnOpts};
@@ -71,6 +73,8 @@ where
         msgs_in: AtomicU64::new(0),
         msgs_out: AtomicU64::new(0),
         state_size: AtomicUsize::new(0),
+        traced: AtomicBool::new(false),
+        busy: BusyWindow::default(),
         state: Mutex::new(ProcState {
             mailbox: Mailbox::default(),
             waker: None,
@@ -117,7 +121,8 @@ where
     let ctx = Ctx::new(inner.clone(), Handle(shared.clone()));
     let record = inner.clone();
     let future = ProcessFuture::new(inner, shared.clone(), body, ctx);
-    let (task, task_size) = shared.executor.spawn_sized(pid.0, future);
+    let sink: Arc<dyn crate::executor::PollSink> = record.clone();
+    let (task, task_size) = shared.executor.spawn_sized(pid.0, Some(sink), future);
     record.task_size.store(
         u32::try_from(task_size).unwrap_or(u32::MAX),
         Ordering::Relaxed,

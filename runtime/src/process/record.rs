@@ -1,14 +1,16 @@
 //! The record of one process ([`ProcessInner`]): what the table, its task and everyone
 //! sending to it share — the locked mailbox and links, counters, and how an exit signal lands.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 
 use parking_lot::Mutex;
 
 use crate::hash::IdMap;
+use crate::executor::PollSink;
 use crate::mailbox::{Mailbox, Msg};
+use crate::process::busy::BusyWindow;
 use crate::pidset::PidSet;
 use crate::process::restart_info::{RestartInfo, SupervisorUse};
 use crate::{Exit, ExitReason, Kind, MonitorRef, Pid, Status, TimerRef};
@@ -96,7 +98,17 @@ pub(crate) struct ProcessInner {
     pub(crate) msgs_out: AtomicU64,
     /// Bytes of state the process reports (servers report their state's size).
     pub(crate) state_size: AtomicUsize,
+    /// Set while a trace follows this process (see `trace/tracer.rs`).
+    pub(crate) traced: AtomicBool,
+    /// Time in polls and polls, recent and total.
+    pub(crate) busy: BusyWindow,
     pub(crate) state: Mutex<ProcState>,
+}
+
+impl PollSink for ProcessInner {
+    fn polled(&self, end_ns: u64, took_ns: u64) {
+        self.busy.record(end_ns, took_ns);
+    }
 }
 
 impl ProcessInner {
@@ -111,11 +123,18 @@ impl ProcessInner {
     /// Puts a message in the mailbox and wakes the process; hands it back if the process is
     /// gone.
     pub(crate) fn deliver(&self, msg: Msg) -> Result<(), Msg> {
+        self.deliver_then(msg, || {})
+    }
+
+    /// Like [`deliver`](Self::deliver), calling `delivered` once the message is queued and
+    /// before the process can take it (a trace records the receive there, so in order).
+    pub(crate) fn deliver_then(&self, msg: Msg, delivered: impl FnOnce()) -> Result<(), Msg> {
         let mut st = self.state.lock();
         if !st.alive {
             return Err(msg);
         }
         st.mailbox.push(msg);
+        delivered();
         self.msgs_in.fetch_add(1, Ordering::Relaxed);
         if let Some(w) = &st.waker {
             if self.status() == Status::Waiting {

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::executor::Task;
 use crate::{Pid, TimerRef};
 
 /// A running timer: its task and the process it will send to.
-type Running = (async_task::Task<(), u64>, Pid);
+type Running = (Task<()>, Pid);
 
 #[derive(Default)]
 pub(crate) struct Timers {
@@ -29,7 +30,7 @@ impl Timers {
         &self,
         r: TimerRef,
         to: Pid,
-        spawn: impl FnOnce() -> async_task::Task<(), u64>,
+        spawn: impl FnOnce() -> Task<()>,
     ) {
         let mut pending = self.pending.lock();
         let task = spawn();
