@@ -27,6 +27,7 @@ use crate::mailbox::Mailbox;
 use crate::observe::events::EventKind;
 use crate::pidset::PidSet;
 use crate::shared::Shared;
+use crate::trace::event::TraceWhat;
 use crate::{Ctx, Handle, IntoExitReason, MonitorRef, Status};
 
 use link::link;
@@ -186,6 +187,7 @@ impl Ctx {
             SpawnOpts::new().monitor_by(self.pid()),
             body,
         )?;
+        self.trace_spawn(pid);
         Ok((pid, mref.expect("spawn with a watcher returns its monitor")))
     }
 
@@ -196,6 +198,18 @@ impl Ctx {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        spawn(&self.handle().0, opts, body).map(|(pid, _)| pid)
+        let pid = spawn(&self.handle().0, opts, body)?.0;
+        self.trace_spawn(pid);
+        Ok(pid)
+    }
+
+    /// Records a spawn if this process is traced.
+    fn trace_spawn(&self, child: Pid) {
+        if self.inner.traced.load(Ordering::Relaxed) {
+            self.handle()
+                .0
+                .tracers
+                .record(self.pid(), TraceWhat::Spawn { child });
+        }
     }
 }
