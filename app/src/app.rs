@@ -9,8 +9,8 @@ use crashcourse_runtime::{Handle, Pid, Runtime};
 use eframe::egui;
 
 use crate::panels::{
-    Dashboard, Inspector, ProcessTable, StatusBar, StoppedBanner, SupervisionTree, Tab,
-    TimelinePanel, View, WarningsPanel,
+    Dashboard, Inspector, ProcessTable, SequenceDiagram, StatusBar, StoppedBanner,
+    SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
 };
 use crate::persist::{self, Persisted};
 use crate::state::animation::Animating;
@@ -18,6 +18,7 @@ use crate::state::chat::{self, ChatServer};
 use crate::state::commands::{self, Command, DemoConfig};
 use crate::state::components::{Notice, Selection, Subsystem, TopSupervisors};
 use crate::state::link::RuntimeLink;
+use crate::state::trace::Tracing;
 use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
 use crate::AppConfig;
@@ -54,6 +55,7 @@ pub struct CrashcourseApp {
     timeline: TimelinePanel,
     dashboard: Dashboard,
     warnings: WarningsPanel,
+    sequence: SequenceDiagram,
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
@@ -101,6 +103,7 @@ impl CrashcourseApp {
             timeline: TimelinePanel,
             dashboard: Dashboard::default(),
             warnings: WarningsPanel,
+            sequence: SequenceDiagram,
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
@@ -239,6 +242,7 @@ impl CrashcourseApp {
                     (Tab::Processes, "Processes".to_string()),
                     (Tab::Dashboard, "Dashboard".to_string()),
                     (Tab::Warnings, format!("Warnings ({warnings})")),
+                    (Tab::Trace, "Trace".to_string()),
                 ] {
                     let mut text = egui::RichText::new(title).strong();
                     if tab == Tab::Warnings && warnings > 0 {
@@ -254,11 +258,15 @@ impl CrashcourseApp {
                 Tab::Processes => self.processes.ui(ui, world, commands),
                 Tab::Dashboard => self.dashboard.ui(ui, world, commands),
                 Tab::Warnings => self.warnings.ui(ui, world, commands),
+                Tab::Trace => self.sequence.ui(ui, world, commands),
             }
         });
 
         let acted = !self.commands.is_empty();
         for command in std::mem::take(&mut self.commands) {
+            if matches!(command, Command::Trace(_)) {
+                self.tab = Tab::Trace;
+            }
             commands::apply(&mut self.world, command);
         }
         let theme = ui.ctx().options(|o| o.theme_preference);
@@ -272,7 +280,9 @@ impl CrashcourseApp {
     fn schedule_repaint(&self, ctx: &egui::Context, acted: bool) {
         if acted || self.world.resource::<RuntimeLink>().behind {
             ctx.request_repaint();
-        } else if self.world.resource::<Animating>().0 {
+        } else if self.world.resource::<Animating>().0
+            || self.world.resource::<Tracing>().recording()
+        {
             ctx.request_repaint_after(ANIMATION_FRAME);
         } else {
             ctx.request_repaint_after(IDLE_FRAME);

@@ -22,6 +22,7 @@ pub mod link;
 pub mod observer;
 pub mod scripted;
 pub mod timeline;
+pub mod trace;
 pub mod warnings;
 
 use std::time::{Duration, Instant};
@@ -116,6 +117,7 @@ fn view_world(now: Instant, polling: Polling) -> World {
     world.init_resource::<ViewGeneration>();
     world.init_resource::<Notice>();
     world.init_resource::<Animating>();
+    world.init_resource::<trace::Tracing>();
     world
 }
 

@@ -100,6 +100,16 @@ impl Trace {
     pub fn pids(&self) -> &[Pid] {
         &self.state.pids
     }
+
+    /// The count bound it was started with.
+    pub fn max_events(&self) -> usize {
+        self.state.max_events
+    }
+
+    /// The time bound it was started with.
+    pub fn max_time(&self) -> Duration {
+        self.state.max_time
+    }
 }
 
 impl Handle {

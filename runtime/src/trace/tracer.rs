@@ -121,8 +121,8 @@ struct Recorded {
 pub(crate) struct TraceState {
     pub(crate) pids: Vec<Pid>,
     targets: Vec<Weak<ProcessInner>>,
-    max_events: usize,
-    max_time: Duration,
+    pub(crate) max_events: usize,
+    pub(crate) max_time: Duration,
     started: Instant,
     tracers: Weak<Tracers>,
     rec: Mutex<Recorded>,
