@@ -9,8 +9,8 @@ use crashcourse_runtime::{Handle, Pid, Runtime};
 use eframe::egui;
 
 use crate::panels::{
-    Dashboard, Inspector, ProcessTable, SequenceDiagram, StatusBar, StoppedBanner,
-    SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
+    Dashboard, Inspector, ProcessTable, SequenceDiagram, StatusBar, StoppedBanner, SupervisionTree,
+    Tab, TimelinePanel, View, WarningsPanel,
 };
 use crate::persist::{self, Persisted};
 use crate::state::animation::Animating;

@@ -78,6 +78,7 @@ pub use handle::Handle;
 pub use kind::{Kind, Status};
 pub use mailbox::{Message, Msg};
 pub use pid::Pid;
+pub use process::busy::BUSY_WINDOW;
 pub use process::{PastExit, RestartInfo, SpawnError, SpawnOpts, SupervisorUse};
 pub use registry::RegisterError;
 pub use send::SendError;
@@ -86,7 +87,6 @@ pub use timer_ref::TimerRef;
 pub use trace::{
     Trace, TraceEnd, TraceError, TraceEvent, TraceSpec, TraceWhat, TRACE_MAX_PIDS, TRACE_TEXT_MAX,
 };
-pub use process::busy::BUSY_WINDOW;
 
 use executor::Executor;
 use observe::events::EventBus;

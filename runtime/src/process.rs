@@ -30,9 +30,9 @@ use crate::shared::Shared;
 use crate::trace::event::TraceWhat;
 use crate::{Ctx, Handle, IntoExitReason, MonitorRef, Status};
 
+use busy::BusyWindow;
 use link::link;
 use monitor::monitor;
-use busy::BusyWindow;
 use record::{Extra, ProcState, ProcessInner};
 pub use restart_info::{PastExit, RestartInfo, SupervisorUse};
 pub use spawn_opts::{SpawnError, SpawnOpts};

@@ -58,7 +58,10 @@ fn a_process_that_spins_50_ms_per_message_shows_that_busy_time_and_an_idle_one_n
 
     let i = row(&rt, idle);
     assert!(i.busy < Duration::from_millis(5), "the idle one: {i:?}");
-    assert!(i.polls_total >= 1 && i.polls_total <= 3, "the idle one: {i:?}");
+    assert!(
+        i.polls_total >= 1 && i.polls_total <= 3,
+        "the idle one: {i:?}"
+    );
     drop(rt);
 }
 

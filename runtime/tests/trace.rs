@@ -105,8 +105,15 @@ fn a_trace_stops_at_its_time_and_says_so() {
     assert!(started.elapsed() >= Duration::from_millis(200));
     assert_eq!(trace.events().len(), 1);
     rt.send(p, "after").unwrap();
-    assert_eq!(trace.events().len(), 1, "nothing recorded past the time bound");
-    assert!(rt.trace(TraceSpec::of(vec![p])).is_ok(), "the pid is free again");
+    assert_eq!(
+        trace.events().len(),
+        1,
+        "nothing recorded past the time bound"
+    );
+    assert!(
+        rt.trace(TraceSpec::of(vec![p])).is_ok(),
+        "the pid is free again"
+    );
 }
 
 #[test]
@@ -230,7 +237,10 @@ fn spawns_links_exits_are_traced_and_the_trace_ends_when_all_have_exited() {
             _ => None,
         })
         .expect("a spawn event");
-    assert!(whats.contains(&TraceWhat::Link { other: child }), "{whats:#?}");
+    assert!(
+        whats.contains(&TraceWhat::Link { other: child }),
+        "{whats:#?}"
+    );
     assert!(whats.contains(&TraceWhat::Unlink { other: child }));
     assert!(whats.contains(&TraceWhat::Send {
         from: Some(parent),
@@ -249,9 +259,15 @@ fn spawns_links_exits_are_traced_and_the_trace_ends_when_all_have_exited() {
 fn bad_trace_requests_are_refused_with_a_reason() {
     let rt = runtime();
     let p = sink(&rt);
-    assert_eq!(rt.trace(TraceSpec::of(vec![])).err(), Some(TraceError::Empty));
+    assert_eq!(
+        rt.trace(TraceSpec::of(vec![])).err(),
+        Some(TraceError::Empty)
+    );
     let many: Vec<Pid> = (0..9).map(|_| sink(&rt)).collect();
-    assert_eq!(rt.trace(TraceSpec::of(many)).err(), Some(TraceError::TooMany));
+    assert_eq!(
+        rt.trace(TraceSpec::of(many)).err(),
+        Some(TraceError::TooMany)
+    );
     let gone = rt.spawn(|_| async {}).unwrap();
     wait_for("the short-lived process to be gone", || {
         rt.process_info(gone)?.row.is_none().then_some(())
@@ -278,7 +294,11 @@ fn long_messages_are_cut_short() {
     let event = wait_for("the receive", || trace.events().into_iter().next());
     match event.what {
         TraceWhat::Receive { text, .. } => {
-            assert_eq!(text.chars().count(), TRACE_TEXT_MAX + 1, "cut, with an ellipsis");
+            assert_eq!(
+                text.chars().count(),
+                TRACE_TEXT_MAX + 1,
+                "cut, with an ellipsis"
+            );
             assert!(text.ends_with('…'));
         }
         other => panic!("unexpected {other:?}"),

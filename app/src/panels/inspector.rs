@@ -5,9 +5,7 @@ use bevy_ecs::world::World;
 use crashcourse_runtime::{Pid, Status};
 use eframe::egui::{self, RichText};
 
-use super::{
-    crash_color, fact, format_age, format_busy, format_bytes, kind_color, label_of, View,
-};
+use super::{crash_color, fact, format_age, format_busy, format_bytes, kind_color, label_of, View};
 use crate::state::commands::Command;
 use crate::state::components::{Inspected, Selection};
 

@@ -25,7 +25,10 @@ pub struct SequenceDiagram;
 
 impl View for SequenceDiagram {
     fn ui(&mut self, ui: &mut egui::Ui, world: &World, commands: &mut Vec<Command>) {
-        let Some(trace) = world.get_resource::<Tracing>().and_then(|t| t.current.clone()) else {
+        let Some(trace) = world
+            .get_resource::<Tracing>()
+            .and_then(|t| t.current.clone())
+        else {
             ui.weak(
                 "No trace yet. Select a process and press \"Trace 50 events / 1 s\" in the \
                  inspector: like :erlang.trace/3 used carefully, it records what the process \
@@ -36,7 +39,11 @@ impl View for SequenceDiagram {
         let events = trace.events();
         let recording = trace.ended().is_none();
         ui.horizontal(|ui| {
-            let names: Vec<String> = trace.pids().iter().map(|p| lane_name(world, Some(*p))).collect();
+            let names: Vec<String> = trace
+                .pids()
+                .iter()
+                .map(|p| lane_name(world, Some(*p)))
+                .collect();
             ui.strong(format!("Trace of {}", names.join(", ")));
             let status = trace_status(&trace, events.len());
             if recording {
@@ -106,23 +113,42 @@ fn draw(ui: &mut egui::Ui, world: &World, diagram: &Diagram, commands: &mut Vec<
             egui::vec2(LANE_WIDTH - 16.0, HEAD_HEIGHT - 10.0),
         );
         painter.line_segment(
-            [Pos2::new(x(i), head.bottom()), Pos2::new(x(i), area.bottom())],
+            [
+                Pos2::new(x(i), head.bottom()),
+                Pos2::new(x(i), area.bottom()),
+            ],
             Stroke::new(1.0, weak),
         );
-        ui.put(head, |ui: &mut egui::Ui| head_widget(ui, world, lane, commands));
+        ui.put(head, |ui: &mut egui::Ui| {
+            head_widget(ui, world, lane, commands)
+        });
     }
 
     for (i, step) in diagram.steps.iter().enumerate() {
         let row_y = y(i);
         match step {
             Step::Message { from, to, text } => {
-                arrow(&painter, x(*from), x(*to), row_y, Stroke::new(1.5, text_color), false);
+                arrow(
+                    &painter,
+                    x(*from),
+                    x(*to),
+                    row_y,
+                    Stroke::new(1.5, text_color),
+                    false,
+                );
                 label_on(ui, x(*from), x(*to), row_y, &short(text), text_color)
                     .on_hover_text(text.as_str());
             }
             Step::Relation { from, to, what } => {
                 let color = super::ok_color(&visuals);
-                arrow(&painter, x(*from), x(*to), row_y, Stroke::new(1.0, color), true);
+                arrow(
+                    &painter,
+                    x(*from),
+                    x(*to),
+                    row_y,
+                    Stroke::new(1.0, color),
+                    true,
+                );
                 label_on(ui, x(*from), x(*to), row_y, what, color);
             }
             Step::Exit { lane, reason } => {
@@ -199,7 +225,14 @@ fn head(painter: &egui::Painter, tip: Pos2, dir: f32, stroke: Stroke) {
 }
 
 /// The text of an arrow, above its middle: a real label, so it can be read (and found).
-fn label_on(ui: &mut egui::Ui, x0: f32, x1: f32, y: f32, text: &str, color: Color32) -> egui::Response {
+fn label_on(
+    ui: &mut egui::Ui,
+    x0: f32,
+    x1: f32,
+    y: f32,
+    text: &str,
+    color: Color32,
+) -> egui::Response {
     let (left, right) = if (x0 - x1).abs() < 1.0 {
         (x0 + 28.0, x0 + LANE_WIDTH - 8.0)
     } else {

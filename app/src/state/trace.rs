@@ -187,31 +187,86 @@ mod tests {
     fn a_message_between_traced_processes_is_one_arrow_and_peers_get_lanes_as_they_appear() {
         let (a, b, c) = (Pid::from_id(1), Pid::from_id(2), Pid::from_id(3));
         let events = vec![
-            ev(1, TraceWhat::Receive { from: None, text: "go".into() }),
-            ev(1, TraceWhat::Send { from: Some(a), to: b, text: "ping".into() }),
-            ev(2, TraceWhat::Receive { from: Some(a), text: "ping".into() }),
+            ev(
+                1,
+                TraceWhat::Receive {
+                    from: None,
+                    text: "go".into(),
+                },
+            ),
+            ev(
+                1,
+                TraceWhat::Send {
+                    from: Some(a),
+                    to: b,
+                    text: "ping".into(),
+                },
+            ),
+            ev(
+                2,
+                TraceWhat::Receive {
+                    from: Some(a),
+                    text: "ping".into(),
+                },
+            ),
             ev(2, TraceWhat::Spawn { child: c }),
             ev(2, TraceWhat::Link { other: c }),
-            ev(2, TraceWhat::Exit { reason: ExitReason::Normal }),
+            ev(
+                2,
+                TraceWhat::Exit {
+                    reason: ExitReason::Normal,
+                },
+            ),
         ];
         let d = Diagram::of(&[a, b], &events);
         assert_eq!(
             d.lanes,
             vec![
-                Lane { pid: Some(a), traced: true },
-                Lane { pid: Some(b), traced: true },
-                Lane { pid: None, traced: false },
-                Lane { pid: Some(c), traced: false },
+                Lane {
+                    pid: Some(a),
+                    traced: true
+                },
+                Lane {
+                    pid: Some(b),
+                    traced: true
+                },
+                Lane {
+                    pid: None,
+                    traced: false
+                },
+                Lane {
+                    pid: Some(c),
+                    traced: false
+                },
             ]
         );
         assert_eq!(
             d.steps,
             vec![
-                Step::Message { from: 2, to: 0, text: "go".into() },
-                Step::Message { from: 0, to: 1, text: "ping".into() },
-                Step::Relation { from: 1, to: 3, what: "spawn" },
-                Step::Relation { from: 1, to: 3, what: "link" },
-                Step::Exit { lane: 1, reason: "normal".into() },
+                Step::Message {
+                    from: 2,
+                    to: 0,
+                    text: "go".into()
+                },
+                Step::Message {
+                    from: 0,
+                    to: 1,
+                    text: "ping".into()
+                },
+                Step::Relation {
+                    from: 1,
+                    to: 3,
+                    what: "spawn"
+                },
+                Step::Relation {
+                    from: 1,
+                    to: 3,
+                    what: "link"
+                },
+                Step::Exit {
+                    lane: 1,
+                    reason: "normal".into()
+                },
             ]
         );
     }

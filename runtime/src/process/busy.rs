@@ -95,7 +95,9 @@ impl BusyWindow {
         let mut busy = 0f64;
         let mut polls = 0f64;
         for k in 0..BUCKETS as u64 {
-            let Some(s) = newest.checked_sub(k) else { break };
+            let Some(s) = newest.checked_sub(k) else {
+                break;
+            };
             let age = now_sec.saturating_sub(s);
             // The oldest second counts for the part of it still inside the window.
             let weight = match age {

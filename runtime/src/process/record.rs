@@ -7,11 +7,11 @@ use std::task::Waker;
 
 use parking_lot::Mutex;
 
-use crate::hash::IdMap;
 use crate::executor::PollSink;
+use crate::hash::IdMap;
 use crate::mailbox::{Mailbox, Msg};
-use crate::process::busy::BusyWindow;
 use crate::pidset::PidSet;
+use crate::process::busy::BusyWindow;
 use crate::process::restart_info::{RestartInfo, SupervisorUse};
 use crate::{Exit, ExitReason, Kind, MonitorRef, Pid, Status, TimerRef};
 

@@ -26,12 +26,7 @@ impl Timers {
 
     /// Starts a timer task and records it; the table stays locked until it is recorded, so a
     /// timer that fires at once still finds its entry to remove.
-    pub(crate) fn start(
-        &self,
-        r: TimerRef,
-        to: Pid,
-        spawn: impl FnOnce() -> Task<()>,
-    ) {
+    pub(crate) fn start(&self, r: TimerRef, to: Pid, spawn: impl FnOnce() -> Task<()>) {
         let mut pending = self.pending.lock();
         let task = spawn();
         pending.insert(r.0, (task, to));

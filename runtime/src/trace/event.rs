@@ -29,11 +29,22 @@ pub enum TraceWhat {
     },
     /// A message reached the traced process's mailbox; `from` is `None` when it came from
     /// outside any process (the app, a timer).
-    Receive { from: Option<Pid>, text: String },
-    Spawn { child: Pid },
-    Link { other: Pid },
-    Unlink { other: Pid },
-    Exit { reason: ExitReason },
+    Receive {
+        from: Option<Pid>,
+        text: String,
+    },
+    Spawn {
+        child: Pid,
+    },
+    Link {
+        other: Pid,
+    },
+    Unlink {
+        other: Pid,
+    },
+    Exit {
+        reason: ExitReason,
+    },
 }
 
 /// Why a trace stopped recording.
