@@ -23,8 +23,7 @@ impl Handle {
     }
 
     /// Sends `message` to `to` from process `from` (`None`: from outside any process). A
-    /// traced sender records the send before it happens, a traced receiver the receive as the
-    /// message lands in its mailbox, so a trace sees a message leave before it arrives.
+    /// traced sender records the send and a traced receiver the receive, in that order.
     pub(crate) fn send_from<M: Message>(
         &self,
         from: Option<&ProcessInner>,
@@ -39,23 +38,24 @@ impl Handle {
             return Err(SendError { to, message });
         };
         let delivered = if sender_traced || target.traced.load(Ordering::Relaxed) {
-            // Only a traced process pays for rendering the message.
+            // Only a traced process pays for rendering the message. Both sides are recorded
+            // before the delivery, so the receiver cannot answer before its trace saw the
+            // message arrive (a receiver that is exiting at that very moment has a receive
+            // recorded that it never takes).
             let text = cut(message.render());
-            let from_pid = from.map(|f| f.pid);
             if let (true, Some(f)) = (sender_traced, from) {
                 self.trace_send(f.pid, to, text.clone());
             }
-            target.deliver_then(Msg::new(message), || {
-                if target.traced.load(Ordering::Relaxed) {
-                    self.0.tracers.record(
-                        to,
-                        TraceWhat::Receive {
-                            from: from_pid,
-                            text,
-                        },
-                    );
-                }
-            })
+            if target.traced.load(Ordering::Relaxed) {
+                self.0.tracers.record(
+                    to,
+                    TraceWhat::Receive {
+                        from: from.map(|f| f.pid),
+                        text,
+                    },
+                );
+            }
+            target.deliver(Msg::new(message))
         } else {
             target.deliver(Msg::new(message))
         };

@@ -123,18 +123,11 @@ impl ProcessInner {
     /// Puts a message in the mailbox and wakes the process; hands it back if the process is
     /// gone.
     pub(crate) fn deliver(&self, msg: Msg) -> Result<(), Msg> {
-        self.deliver_then(msg, || {})
-    }
-
-    /// Like [`deliver`](Self::deliver), calling `delivered` once the message is queued and
-    /// before the process can take it (a trace records the receive there, so in order).
-    pub(crate) fn deliver_then(&self, msg: Msg, delivered: impl FnOnce()) -> Result<(), Msg> {
         let mut st = self.state.lock();
         if !st.alive {
             return Err(msg);
         }
         st.mailbox.push(msg);
-        delivered();
         self.msgs_in.fetch_add(1, Ordering::Relaxed);
         if let Some(w) = &st.waker {
             if self.status() == Status::Waiting {

@@ -5,6 +5,9 @@
 //! look here, so an untraced process pays one relaxed load. A trace switches itself off at its
 //! bounds: the flags are cleared and the pids forgotten, under the map's lock so a new trace on
 //! the same pid never has its flag cleared by an old one.
+//!
+//! Lock order: the map, then a process's state (starting a trace checks it is alive), or the
+//! map, then a trace's record. Nothing here is called with a process's state locked.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
