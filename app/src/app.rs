@@ -12,8 +12,8 @@ use crate::lessons::engine::LessonInput;
 use crate::lessons::{Catalog, LessonEngine};
 use crate::panels::lesson::LessonPanel;
 use crate::panels::{
-    ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, StatusBar,
-    StoppedBanner, SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
+    ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, SequenceDiagram,
+    StatusBar, StoppedBanner, SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
 };
 use crate::persist::{self, Persisted};
 use crate::state::animation::Animating;
@@ -24,6 +24,7 @@ use crate::state::contrast::ContrastRun;
 use crate::state::faults::{FaultsLink, FaultsView, FaultsWorker};
 use crate::state::link::RuntimeLink;
 use crate::state::load::LoadRun;
+use crate::state::trace::Tracing;
 use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
 use crate::AppConfig;
@@ -66,6 +67,7 @@ pub struct CrashcourseApp {
     faults: FaultsPanel,
     load: LoadPanel,
     contrast: ContrastPanel,
+    sequence: SequenceDiagram,
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
@@ -135,6 +137,7 @@ impl CrashcourseApp {
             faults: FaultsPanel::default(),
             load: LoadPanel::default(),
             contrast: ContrastPanel::default(),
+            sequence: SequenceDiagram,
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
@@ -330,6 +333,7 @@ impl CrashcourseApp {
                     (Tab::Faults, "Faults".to_string()),
                     (Tab::Load, "Load".to_string()),
                     (Tab::Contrast, "Contrast".to_string()),
+                    (Tab::Trace, "Trace".to_string()),
                 ] {
                     let mut text = egui::RichText::new(title).strong();
                     if tab == Tab::Warnings && warnings > 0 {
@@ -348,6 +352,7 @@ impl CrashcourseApp {
                 Tab::Faults => self.faults.ui(ui, world, commands),
                 Tab::Load => self.load.ui(ui, world, commands),
                 Tab::Contrast => self.contrast.ui(ui, world, commands),
+                Tab::Trace => self.sequence.ui(ui, world, commands),
             }
         });
 
@@ -356,6 +361,9 @@ impl CrashcourseApp {
             self.lesson_input(input);
         }
         for command in std::mem::take(&mut self.commands) {
+            if matches!(command, Command::Trace(_)) {
+                self.tab = Tab::Trace;
+            }
             commands::apply(&mut self.world, command);
         }
         let theme = ui.ctx().options(|o| o.theme_preference);
@@ -371,9 +379,10 @@ impl CrashcourseApp {
             ctx.request_repaint();
         } else if self.world.resource::<Animating>().0
             || self.world.resource::<FaultsView>().chaos_running()
-        {
             // Chaos too: its report names only its last 20 victims, and the timeline marks
             // those it sees.
+            || self.world.resource::<Tracing>().recording()
+        {
             ctx.request_repaint_after(ANIMATION_FRAME);
         } else if self.world.resource::<LoadRun>().is_running()
             || self.world.resource::<ContrastRun>().is_running()
