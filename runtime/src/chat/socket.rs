@@ -78,7 +78,12 @@ struct Joined {
     channel: Pid,
     /// The join ref of a channel this one replaced: `phx_close` goes out after our reply.
     replaced: Option<Option<String>>,
+    /// Whether the channel has answered the join yet.
+    answered: bool,
 }
+
+/// How many joins may wait for an earlier join of their topic to be answered.
+const MAX_DEFERRED_JOINS: usize = 16;
 
 /// Frames waiting to be written, and their size. Frames are shared (a broadcast is encoded
 /// once for all its recipients) and written straight from the shared bytes: the socket keeps no
@@ -174,6 +179,10 @@ struct Socket {
     out: Outbound,
     channels: HashMap<String, Joined>,
     by_pid: HashMap<Pid, String>,
+    /// Joins that arrived while an earlier join of their topic was still unanswered: they run,
+    /// in order, once it is answered, so every join gets its own reply (as in Phoenix, where a
+    /// join is answered before the socket reads the next frame).
+    deferred: Vec<Frame>,
     rate: RateLimit,
     idle: Timer,
 }
@@ -212,6 +221,7 @@ async fn run(ctx: Ctx, shared: Arc<ChatShared>, stream: Async<TcpStream>) -> Exi
         out: Outbound::default(),
         channels: HashMap::new(),
         by_pid: HashMap::new(),
+        deferred: Vec::new(),
         idle,
     };
     let (code, reason, exit) = Box::pin(socket.serve()).await;
@@ -338,6 +348,7 @@ impl Socket {
             if let Some(c) = outcome {
                 return c;
             }
+            self.run_deferred_joins().await;
             if self.out.bytes > self.shared.config.max_outbound {
                 ChatMetrics::add(&self.shared.metrics.closed_slow_client);
                 self.out.clear();
@@ -463,8 +474,32 @@ impl Socket {
         None
     }
 
+    /// Runs the deferred joins whose topic has no join waiting for its answer any more.
+    async fn run_deferred_joins(&mut self) {
+        while let Some(i) = self
+            .deferred
+            .iter()
+            .position(|f| !self.join_pending(&f.topic))
+        {
+            let f = self.deferred.remove(i);
+            Box::pin(self.join(f)).await;
+        }
+    }
+
+    fn join_pending(&self, topic: &str) -> bool {
+        self.channels.get(topic).is_some_and(|j| !j.answered)
+    }
+
     async fn join(&mut self, f: Frame) {
         let (jr, r) = (f.join_ref.as_deref(), f.msg_ref.as_deref());
+        if self.join_pending(&f.topic) {
+            if self.deferred.len() >= MAX_DEFERRED_JOINS {
+                self.write(error_reply(jr, r, &f.topic, "too many joins waiting"));
+            } else {
+                self.deferred.push(f);
+            }
+            return;
+        }
         if !f.topic.starts_with("room:") {
             tracing::info!(topic = %f.topic, reason = "unmatched topic", "join refused");
             self.write(error_reply(jr, r, &f.topic, "unmatched topic"));
@@ -523,6 +558,7 @@ impl Socket {
                 join_ref: f.join_ref.clone(),
                 channel: pid,
                 replaced: None,
+                answered: false,
             },
         );
         self.by_pid.insert(pid, f.topic.clone());
@@ -601,6 +637,9 @@ impl Socket {
             return;
         }
         self.write(a.reply.0);
+        if let Some(j) = self.channels.get_mut(&a.topic) {
+            j.answered = true;
+        }
         if !a.ok {
             self.channels.remove(&a.topic);
             self.by_pid.remove(&a.channel);
