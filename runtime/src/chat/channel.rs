@@ -17,9 +17,8 @@ use serde_json::{Map, Value};
 use crate::chat::frame::{encode, error_reply, reply};
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::presence::Track;
-use crate::chat::room::{self, message_json, Committed, GetHistory};
+use crate::chat::room::{self, Committed, GetHistory};
 use crate::chat::{names, send_named, ChatShared, Push};
-use crate::db::StoredMessage;
 use crate::server::{self, CallError};
 use crate::supervisor::{ChildSpec, Restart, Shutdown};
 use crate::{Ctx, Down, ExitReason, Kind, Pid, SpawnError};
@@ -201,7 +200,7 @@ async fn join_phase(ctx: &Ctx, join: Join) -> Result<Joined, ExitReason> {
         Err(reason) => return Err(refuse(&reason)),
     };
     let history = if shared.config.history {
-        let asked = server::call_raw::<GetHistory, Vec<StoredMessage>>(&h, room, GetHistory, CALL);
+        let asked = server::call_raw::<GetHistory, Arc<str>>(&h, room, GetHistory, CALL);
         match Box::pin(asked).await {
             Ok(history) => Some(history),
             Err(e) => return Err(refuse(&format!("the room did not answer: {e}"))),
@@ -220,15 +219,7 @@ async fn join_phase(ctx: &Ctx, join: Join) -> Result<Joined, ExitReason> {
         );
     };
     if let Some(history) = history {
-        let mut payload = String::from("{\"messages\":[");
-        for (i, m) in history.iter().enumerate() {
-            if i > 0 {
-                payload.push(',');
-            }
-            payload.push_str(&message_json(m));
-        }
-        payload.push_str("]}");
-        push("history", &payload);
+        push("history", &history);
     }
     let topic_arc: Arc<str> = topic.as_str().into();
     let mut presence_monitor = None;

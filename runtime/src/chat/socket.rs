@@ -40,6 +40,12 @@ type Ws = WebSocketStream<Async<TcpStream>>;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing socket waits for its close frame to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client's queue may stay over the outbound limit without the client reading
+/// anything before it is cut off: a burst it has not had a fair chance to read is not held
+/// against it.
+const SLOW_READER_GRACE: Duration = Duration::from_secs(2);
+/// Over this many times the outbound limit, a client is cut off at once, grace or not.
+const HARD_LIMIT_FACTOR: usize = 8;
 
 pub(crate) fn child_spec(
     shared: Arc<ChatShared>,
@@ -88,16 +94,29 @@ const MAX_DEFERRED_JOINS: usize = 16;
 /// Frames waiting to be written, and their size. Frames are shared (a broadcast is encoded
 /// once for all its recipients) and written straight from the shared bytes: the socket keeps no
 /// write buffer of its own, so an idle connection holds only its small read buffer.
-#[derive(Default)]
 struct Outbound {
     frames: VecDeque<Utf8Bytes>,
     bytes: usize,
+    /// When the client last read something, or the queue last started from empty.
+    progress: Instant,
     /// The frame being written: its header, the payload, and how much of both is written.
     current: Option<(FrameHeader, Utf8Bytes, usize)>,
 }
 
 impl Outbound {
+    fn new() -> Outbound {
+        Outbound {
+            frames: VecDeque::new(),
+            bytes: 0,
+            progress: Instant::now(),
+            current: None,
+        }
+    }
+
     fn push(&mut self, frame: Utf8Bytes) {
+        if self.bytes == 0 && self.current.is_none() {
+            self.progress = Instant::now();
+        }
         self.bytes += frame.len();
         self.frames.push_back(frame);
     }
@@ -218,7 +237,7 @@ async fn run(ctx: Ctx, shared: Arc<ChatShared>, stream: Async<TcpStream>) -> Exi
         ctx,
         shared,
         ws,
-        out: Outbound::default(),
+        out: Outbound::new(),
         channels: HashMap::new(),
         by_pid: HashMap::new(),
         deferred: Vec::new(),
@@ -349,7 +368,7 @@ impl Socket {
                 return c;
             }
             self.run_deferred_joins().await;
-            if self.out.bytes > self.shared.config.max_outbound {
+            if self.is_slow_reader() {
                 ChatMetrics::add(&self.shared.metrics.closed_slow_client);
                 self.out.clear();
                 return closing(
@@ -358,6 +377,13 @@ impl Socket {
                 );
             }
         }
+    }
+
+    /// Over the outbound limit and not read from for the grace period, or far over it.
+    fn is_slow_reader(&self) -> bool {
+        let limit = self.shared.config.max_outbound;
+        self.out.bytes > limit.saturating_mul(HARD_LIMIT_FACTOR)
+            || (self.out.bytes > limit && self.out.progress.elapsed() > SLOW_READER_GRACE)
     }
 
     fn touch(&mut self) {
@@ -427,6 +453,7 @@ impl Socket {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
                 Poll::Ready(Ok(n)) => {
                     *written += n;
+                    self.out.progress = Instant::now();
                     if *written == head.len() + payload.len() {
                         self.out.current = None;
                         ChatMetrics::add(&self.shared.metrics.frames_out);
