@@ -20,6 +20,7 @@ mod channel;
 pub mod config;
 pub mod frame;
 mod http;
+mod memory;
 pub mod metrics;
 mod presence;
 mod pubsub;
