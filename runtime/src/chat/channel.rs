@@ -59,7 +59,9 @@ pub(crate) fn child_spec(join: Join) -> ChildSpec {
         slot.lock().as_ref().map_or("", |j| j.topic.as_str())
     )
     .into();
-    ChildSpec::new("channel", move |h, opts| {
+    // One id shared by every channel's child record, not one allocation each.
+    static ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "channel".into());
+    ChildSpec::new(ID.clone(), move |h, opts| {
         let join = slot
             .lock()
             .take()

@@ -7,7 +7,7 @@
 //! It traps exits: a channel that crashes becomes `phx_error` for its topic and the socket lives
 //! on; its own supervisor's shutdown closes the connection with 1001.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::net::{SocketAddr, TcpStream};
 use std::pin::Pin;
@@ -25,6 +25,8 @@ use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use async_tungstenite::WebSocketStream;
 use futures_util::{Sink, Stream};
 
+mod joins;
+
 use crate::chat::channel::{self, ChannelIn, Join, JoinAnswered};
 use crate::chat::frame::{self, encode, error_reply, reply, Frame};
 use crate::chat::metrics::ChatMetrics;
@@ -33,6 +35,7 @@ use crate::ctx::with_timeout;
 use crate::dynamic_supervisor;
 use crate::supervisor::{ChildSpec, Restart, Shutdown};
 use crate::{Ctx, Exit, ExitReason, Kind, Msg, Pid, SpawnError};
+use joins::{Joined, Joins};
 
 type Ws = WebSocketStream<Async<TcpStream>>;
 
@@ -52,8 +55,10 @@ pub(crate) fn child_spec(
     stream: Async<TcpStream>,
     peer: SocketAddr,
 ) -> ChildSpec {
+    // One id shared by every socket's child record, not one allocation each.
+    static ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "socket".into());
     let slot = parking_lot::Mutex::new(Some(stream));
-    ChildSpec::new("socket", move |h, opts| {
+    ChildSpec::new(ID.clone(), move |h, opts| {
         let stream = slot
             .lock()
             .take()
@@ -76,16 +81,6 @@ impl Drop for Connected {
             .connections
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
-}
-
-/// One joined (or joining) topic.
-struct Joined {
-    join_ref: Option<String>,
-    channel: Pid,
-    /// The join ref of a channel this one replaced: `phx_close` goes out after our reply.
-    replaced: Option<Option<String>>,
-    /// Whether the channel has answered the join yet.
-    answered: bool,
 }
 
 /// How many joins may wait for an earlier join of their topic to be answered.
@@ -196,8 +191,7 @@ struct Socket {
     shared: Arc<ChatShared>,
     ws: Ws,
     out: Outbound,
-    channels: HashMap<String, Joined>,
-    by_pid: HashMap<Pid, String>,
+    channels: Joins,
     /// Joins that arrived while an earlier join of their topic was still unanswered: they run,
     /// in order, once it is answered, so every join gets its own reply (as in Phoenix, where a
     /// join is answered before the socket reads the next frame).
@@ -238,15 +232,14 @@ async fn run(ctx: Ctx, shared: Arc<ChatShared>, stream: Async<TcpStream>) -> Exi
         shared,
         ws,
         out: Outbound::new(),
-        channels: HashMap::new(),
-        by_pid: HashMap::new(),
+        channels: Joins::default(),
         deferred: Vec::new(),
         idle,
     };
     let (code, reason, exit) = Box::pin(socket.serve()).await;
     // A normal exit would not take the linked channels down: stop them explicitly, as Phoenix
     // stops a transport's channels when the connection goes.
-    for joined in socket.channels.values() {
+    for joined in socket.channels.iter() {
         socket.ctx.exit(joined.channel, ExitReason::Shutdown);
     }
     Box::pin(socket.close(code, &reason)).await;
@@ -532,7 +525,7 @@ impl Socket {
             self.write(error_reply(jr, r, &f.topic, "unmatched topic"));
             return;
         }
-        let replaced = self.channels.contains_key(&f.topic);
+        let replaced = self.channels.contains(&f.topic);
         if !replaced && self.channels.len() >= self.shared.config.max_channels {
             tracing::info!(topic = %f.topic, reason = "too many channels joined", "join refused");
             self.write(error_reply(jr, r, &f.topic, "too many channels joined"));
@@ -579,19 +572,15 @@ impl Socket {
                 return;
             }
         };
-        let previous = self.channels.insert(
-            f.topic.clone(),
-            Joined {
-                join_ref: f.join_ref.clone(),
-                channel: pid,
-                replaced: None,
-                answered: false,
-            },
-        );
-        self.by_pid.insert(pid, f.topic.clone());
+        let previous = self.channels.insert(Joined {
+            topic: f.topic.as_str().into(),
+            join_ref: f.join_ref.clone(),
+            channel: pid,
+            replaced: None,
+            answered: false,
+        });
         if let Some(old) = previous {
             // The old channel stops; after the new join is answered, its phx_close goes out.
-            self.by_pid.remove(&old.channel);
             self.ctx.exit(old.channel, ExitReason::Shutdown);
             if let Some(j) = self.channels.get_mut(&f.topic) {
                 j.replaced = Some(old.join_ref);
@@ -603,7 +592,6 @@ impl Socket {
         let r = f.msg_ref.as_deref();
         match self.channels.remove(&f.topic) {
             Some(joined) => {
-                self.by_pid.remove(&joined.channel);
                 self.ctx.unsubscribe(&f.topic);
                 self.ctx.exit(joined.channel, ExitReason::Shutdown);
                 let jr = joined.join_ref.as_deref();
@@ -669,7 +657,6 @@ impl Socket {
         }
         if !a.ok {
             self.channels.remove(&a.topic);
-            self.by_pid.remove(&a.channel);
             return;
         }
         if let Some(replaced) = self
@@ -689,16 +676,16 @@ impl Socket {
             }
             return Some((CloseCode::Away, "server shutting down".into(), exit.reason));
         }
-        let topic = self.by_pid.remove(&exit.from)?;
-        let joined = self.channels.remove(&topic)?;
-        self.ctx.unsubscribe(&topic);
+        let joined = self.channels.remove_channel(exit.from)?;
+        let topic = &*joined.topic;
+        self.ctx.unsubscribe(topic);
         if exit.reason.is_abnormal() {
             // The client rejoins by itself on phx_error.
             let jr = joined.join_ref.as_deref();
             self.write(encode(
                 jr,
                 jr,
-                &topic,
+                topic,
                 "phx_error",
                 "{\"reason\":\"channel_crash\"}",
             ));
