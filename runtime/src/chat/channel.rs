@@ -99,7 +99,6 @@ async fn run(ctx: Ctx, join: Join) -> ExitReason {
         nick,
         mut presence_monitor,
     } = joined;
-    let topic_arc: Arc<str> = topic.as_str().into();
     let outstanding = slow::Outstanding::default();
     loop {
         let msg = ctx.recv().await;
@@ -136,6 +135,7 @@ async fn run(ctx: Ctx, join: Join) -> ExitReason {
         if let Ok(down) = msg.downcast::<Down>() {
             if Some(down.monitor) == presence_monitor {
                 // Presence restarted and forgot us: track again with the new one.
+                let topic_arc: Arc<str> = topic.as_str().into();
                 match Box::pin(track(&ctx, &topic_arc, &nick, join_ref.as_deref())).await {
                     Some((_, mref)) => presence_monitor = Some(mref),
                     None => return ExitReason::custom("presence did not come back"),
