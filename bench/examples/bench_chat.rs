@@ -73,7 +73,10 @@ fn serve(args: &[String]) -> Result<(), String> {
             "--ws-port" => config.ws_port = value()?.parse().map_err(|_| "--ws-port")?,
             "--idle-timeout" => {
                 let v = value()?;
-                let secs: u64 = v.trim_end_matches('s').parse().map_err(|_| "--idle-timeout")?;
+                let secs: u64 = v
+                    .trim_end_matches('s')
+                    .parse()
+                    .map_err(|_| "--idle-timeout")?;
                 config.idle_timeout = Duration::from_secs(secs);
             }
             "--no-history" => config.history = false,

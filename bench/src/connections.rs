@@ -224,6 +224,9 @@ fn ramp_against(
     server: &ServerProcess,
 ) -> Result<Ramp, String> {
     let rss_before = server.rss().ok_or("cannot read the server's memory")?;
+    // The talker joins first: once the ramp has used up the server's descriptors, a new
+    // connection would wait in the backlog.
+    let mut talker = Talker::join(server.ws)?;
     let mut procs: Vec<Clients> = Vec::new();
     let mut held = 0;
     let stopped_by = loop {
@@ -256,7 +259,9 @@ fn ramp_against(
             server.rss().unwrap_or(0) >> 20
         );
         if failed > 0 {
-            break classify(&why);
+            let fds =
+                std::fs::read_dir(format!("/proc/{}/fd", server.pid)).map_or(0, |d| d.count());
+            break format!("{} (the server holds {fds} descriptors)", classify(&why));
         }
     };
     if held == 0 {
@@ -266,7 +271,7 @@ fn ramp_against(
     std::thread::sleep(Duration::from_millis(500));
     let rss = server.rss().ok_or("cannot read the server's memory")?;
     let bytes_per_connection = rss.saturating_sub(rss_before) as f64 / held as f64;
-    let (broadcast_ms, reached) = broadcast(server.ws, &mut procs)?;
+    let (broadcast_ms, reached) = talker.broadcast(&mut procs)?;
     Ok(Ramp {
         held,
         bytes_per_connection,
@@ -276,57 +281,59 @@ fn ramp_against(
     })
 }
 
-/// Posts one message from a client of our own and waits for every client process to report
-/// when its last client got it: the time from the post to the last receipt, and how many got it.
-fn broadcast(ws: SocketAddr, procs: &mut [Clients]) -> Result<(f64, usize), String> {
-    use async_tungstenite::tungstenite::{self, Message};
-    let stream = TcpStream::connect(ws).map_err(|e| format!("talker: {e}"))?;
-    let url = format!("ws://{ws}/socket/websocket?vsn=2.0.0");
-    let (mut talker, _) = tungstenite::client(url, stream).map_err(|e| format!("talker: {e}"))?;
-    let send = |t: &mut tungstenite::WebSocket<TcpStream>, text: String| {
-        t.send(Message::text(text))
-            .map_err(|e| format!("talker: {e}"))
-    };
-    send(
-        &mut talker,
-        format!("[\"1\",\"1\",\"{TOPIC}\",\"phx_join\",{{\"nick\":\"talker\"}}]"),
-    )?;
-    // The join's reply, before posting.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match talker.read() {
-            Ok(Message::Text(t)) if t.as_str().starts_with("[\"1\",\"1\"") => break,
-            Ok(_) => {}
-            Err(e) => return Err(format!("talker: {e}")),
+/// A client of our own that posts the timed broadcast.
+struct Talker(async_tungstenite::tungstenite::WebSocket<TcpStream>);
+
+impl Talker {
+    fn join(ws: SocketAddr) -> Result<Talker, String> {
+        use async_tungstenite::tungstenite::{self, Message};
+        let stream = TcpStream::connect(ws).map_err(|e| format!("talker: {e}"))?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| format!("talker: {e}"))?;
+        let url = format!("ws://{ws}/socket/websocket?vsn=2.0.0");
+        let (mut t, _) = tungstenite::client(url, stream).map_err(|e| format!("talker: {e}"))?;
+        let join = format!("[\"1\",\"1\",\"{TOPIC}\",\"phx_join\",{{\"nick\":\"talker\"}}]");
+        t.send(Message::text(join))
+            .map_err(|e| format!("talker: {e}"))?;
+        loop {
+            match t.read() {
+                Ok(Message::Text(m)) if m.as_str().starts_with("[\"1\",\"1\"") => break,
+                Ok(_) => {}
+                Err(e) => return Err(format!("talker's join: {e}")),
+            }
         }
-        if Instant::now() > deadline {
-            return Err("the talker's join was not answered".into());
+        Ok(Talker(t))
+    }
+
+    /// Posts one message and waits for every client process to report when its last client
+    /// got it: the time from the post to the last receipt, and how many got it.
+    fn broadcast(&mut self, procs: &mut [Clients]) -> Result<(f64, usize), String> {
+        use async_tungstenite::tungstenite::Message;
+        for p in procs.iter_mut() {
+            writeln!(p.stdin, "watch 0").map_err(|e| format!("client process: {e}"))?;
         }
+        let sent = SystemTime::now();
+        let post = format!("[\"1\",\"2\",\"{TOPIC}\",\"new_msg\",{{\"body\":\"b0\"}}]");
+        self.0
+            .send(Message::text(post))
+            .map_err(|e| format!("talker: {e}"))?;
+        let mut last = sent;
+        let mut reached = 0;
+        for p in procs.iter_mut() {
+            // got <unix ns of the last receipt> <clients that got it>
+            let line = p
+                .lines
+                .recv_timeout(BROADCAST_LIMIT)
+                .map_err(|_| "a client process did not report the broadcast")?;
+            let mut w = line.split_whitespace().skip(1);
+            let ns: u64 = w.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            reached += w.next().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+            last = last.max(UNIX_EPOCH + Duration::from_nanos(ns));
+        }
+        let ms = last.duration_since(sent).unwrap_or_default().as_secs_f64() * 1e3;
+        Ok((ms, reached))
     }
-    for p in procs.iter_mut() {
-        writeln!(p.stdin, "watch 0").map_err(|e| format!("client process: {e}"))?;
-    }
-    let sent = SystemTime::now();
-    send(
-        &mut talker,
-        format!("[\"1\",\"2\",\"{TOPIC}\",\"new_msg\",{{\"body\":\"b0\"}}]"),
-    )?;
-    let mut last = sent;
-    let mut reached = 0;
-    for p in procs.iter_mut() {
-        // got <unix ns of the last receipt> <clients that got it>
-        let line = p
-            .lines
-            .recv_timeout(BROADCAST_LIMIT)
-            .map_err(|_| "a client process did not report the broadcast")?;
-        let mut w = line.split_whitespace().skip(1);
-        let ns: u64 = w.next().and_then(|v| v.parse().ok()).unwrap_or(0);
-        reached += w.next().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-        let at = UNIX_EPOCH + Duration::from_nanos(ns);
-        last = last.max(at);
-    }
-    let ms = last.duration_since(sent).unwrap_or_default().as_secs_f64() * 1e3;
-    Ok((ms, reached))
 }
 
 /// `crashcourse bench-clients WS SRC PREFIX`: a client process of the ramp. Reads commands on
