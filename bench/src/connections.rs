@@ -194,6 +194,18 @@ impl Drop for Clients {
     }
 }
 
+/// A process's soft limit on open files, from `/proc/PID/limits`.
+fn open_files_limit(pid: u32) -> Option<usize> {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
 /// Names the limit a connection failure points to.
 fn classify(failure: &str) -> String {
     let f = failure.to_ascii_lowercase();
@@ -261,6 +273,12 @@ fn ramp_against(
         if failed > 0 {
             let fds =
                 std::fs::read_dir(format!("/proc/{}/fd", server.pid)).map_or(0, |d| d.count());
+            let max = open_files_limit(server.pid).unwrap_or(usize::MAX);
+            if fds + 8 >= max {
+                break format!(
+                    "descriptors: the server holds {fds} of its {max} open files ({why})"
+                );
+            }
             break format!("{} (the server holds {fds} descriptors)", classify(&why));
         }
     };
