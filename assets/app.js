@@ -183,6 +183,10 @@ class Presence {
   names() { return Object.keys(this.state).sort(); }
 }
 
+// A large room sends presence_summary instead of maps: how many are here and who came and went
+// lately. null while the room sends maps.
+let summary = null;
+
 // ----- the page -----
 
 const presence = new Presence();
@@ -228,6 +232,18 @@ function notice(text) {
 
 function renderPresence() {
   const list = $("presence");
+  if (summary) {
+    const count = document.createElement("li");
+    count.className = "count";
+    count.textContent = summary.count + " here";
+    const recent = summary.joins.map((name) => {
+      const li = document.createElement("li");
+      li.textContent = name;
+      return li;
+    });
+    list.replaceChildren(count, ...recent);
+    return;
+  }
   list.replaceChildren(...presence.names().map((name) => {
     const li = document.createElement("li");
     li.textContent = name;
@@ -246,6 +262,7 @@ async function start(nick, room) {
   $("room-title").textContent = topic;
   $("messages").replaceChildren();
   presence.reset();
+  summary = null;
   renderPresence();
   socket = new PhoenixSocket(config.ws_url, {
     onOpen() { setBadge("connected", "connected"); },
@@ -259,6 +276,7 @@ async function start(nick, room) {
     onJoined(rejoin) {
       showError("");
       presence.reset();
+      summary = null;
       setBadge(rejoin ? "rejoined" : "connected", rejoin ? "rejoined" : "connected");
       if (rejoin) notice("rejoined " + topic);
       enableSending(true);
@@ -274,7 +292,18 @@ async function start(nick, room) {
       else if (event === "history") {
         $("messages").replaceChildren();
         payload.messages.forEach(addMessage);
-      } else if (event === "presence_state") { presence.setState(payload); renderPresence(); }
+      } else if (event === "presence_state") {
+        summary = null;
+        presence.setState(payload);
+        renderPresence();
+      } else if (event === "presence_summary") {
+        // Who joined lately, most recent first, at most ten (kept across summaries).
+        const before = summary ? summary.joins : [];
+        const joins = payload.joins.slice().reverse().concat(before).slice(0, 10);
+        summary = { count: payload.count, joins };
+        presence.reset();
+        renderPresence();
+      }
       else if (event === "presence_diff") { presence.diff(payload); renderPresence(); }
     },
   });

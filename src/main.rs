@@ -43,6 +43,17 @@ enum Command {
         /// `quick`: one tenth of the sizes.
         #[arg(value_parser = ["quick", "full"], default_value = "full")]
         size: String,
+        /// `chat`: executor worker threads of our server (1 to compare with the single-threaded
+        /// Node.js peer); the server's default otherwise.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        workers: Option<u16>,
+    },
+    /// A client process of `bench connections` (started by it: commands on stdin).
+    #[command(hide = true)]
+    BenchClients {
+        ws: std::net::SocketAddr,
+        src: std::net::IpAddr,
+        prefix: String,
     },
 }
 
@@ -58,6 +69,10 @@ enum Which {
     /// 10,000 WebSocket clients in one room against `crashcourse serve` and the Node.js peer
     /// (bench/peers/node-chat-peer): connect+join time, memory per connection, broadcast latency.
     Chat,
+    /// WebSocket clients join one room in steps (from several client processes) until the
+    /// server refuses or a limit; held count, server RSS per connection, broadcast time to all,
+    /// and what stopped the ramp; Presence off and on.
+    Connections,
     /// The load generator's own cost: messages a second one `crashcourse load` process drives
     /// and its CPU time per 1,000 messages, against `crashcourse serve` and the Node.js peer.
     Load,
@@ -75,7 +90,15 @@ fn main() -> Result<()> {
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Load(args)) => std::process::exit(crashcourse_load::cli::run(args)),
         Some(Command::Lessons { command }) => std::process::exit(lessons_cli::run(command)),
-        Some(Command::Bench { which, size }) => {
+        Some(Command::BenchClients { ws, src, prefix }) => {
+            bench::connections::client_process(ws, src, prefix)
+                .map_err(|e| anyhow::anyhow!("bench clients: {e}"))
+        }
+        Some(Command::Bench {
+            which,
+            size,
+            workers,
+        }) => {
             let quick = size == "quick";
             match which {
                 Which::Runtime => {
@@ -98,8 +121,13 @@ fn main() -> Result<()> {
                 }
                 Which::Chat => {
                     let exe = std::env::current_exe()?;
-                    bench::chat::run_all(quick, &exe, |line| println!("{line}"))
+                    bench::chat::run_all(quick, workers, &exe, |line| println!("{line}"))
                         .map_err(|e| anyhow::anyhow!("bench chat: {e}"))?;
+                }
+                Which::Connections => {
+                    let exe = std::env::current_exe()?;
+                    bench::connections::run_all(quick, &exe, |line| println!("{line}"))
+                        .map_err(|e| anyhow::anyhow!("bench connections: {e}"))?;
                 }
                 Which::Load => {
                     let exe = std::env::current_exe()?;

@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// Switch Presence off in rooms (the chat benchmark compares like for like with it off).
     #[arg(long)]
     no_presence: bool,
+    /// Above this many members a room sends a count and the latest joins and leaves
+    /// (`presence_summary`) instead of the whole member map; the page then shows "n here".
+    #[arg(long, default_value_t = 1000)]
+    presence_full_until: usize,
     /// Switch the history push after a join off.
     #[arg(long)]
     no_history: bool,
@@ -106,6 +110,7 @@ impl ServeArgs {
         c.idle_timeout = self.idle_timeout;
         c.presence = !self.no_presence;
         c.history = !self.no_history;
+        c.presence_full_until = self.presence_full_until;
         c
     }
 }

@@ -55,14 +55,14 @@ pub struct Outcome {
     pub failed_clients: usize,
 }
 
-const TOPIC: &str = "room:bench";
+pub(crate) const TOPIC: &str = "room:bench";
 /// Connections being set up at once.
-const IN_FLIGHT: usize = 250;
+pub(crate) const IN_FLIGHT: usize = 250;
 /// Source addresses the clients spread over, so ports never run short.
 const SOURCES: u8 = 4;
 
 #[derive(Debug)]
-enum FromClient {
+pub(crate) enum FromClient {
     Joined,
     Failed(String),
     Sent(usize, Instant),
@@ -70,7 +70,7 @@ enum FromClient {
 }
 
 #[derive(Debug)]
-struct Post(usize);
+pub(crate) struct Post(pub(crate) usize);
 
 /// How long a server may take to print its ready line (the Node peer installs its locked
 /// packages on first use).
@@ -160,7 +160,7 @@ impl ServerProcess {
         }
     }
 
-    fn rss(&self) -> Option<usize> {
+    pub(crate) fn rss(&self) -> Option<usize> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
         let kb: usize = status
             .lines()
@@ -215,7 +215,11 @@ fn measure(
     let addr = server.ws;
     let rss_before = server.rss().ok_or("cannot read the server's memory")?;
     let heap_before = server.gauge("crashcourse_heap_bytes");
-    let procs_before = server.gauge("crashcourse_memory_bytes");
+    let parts_before = [
+        server.gauge("crashcourse_chat_socket_process_bytes"),
+        server.gauge("crashcourse_chat_channel_process_bytes"),
+        server.gauge("crashcourse_chat_sockets_supervisor_bytes"),
+    ];
     let driver = rt
         .spawn_with(SpawnOpts::new().label("bench driver"), move |ctx| {
             drive(ctx, n, sizes.broadcasts, addr, tx)
@@ -237,9 +241,19 @@ fn measure(
     let per = |before: Option<f64>, after: Option<f64>| {
         Some((after? - before?) / (n - failed).max(1) as f64)
     };
-    if let Some(heap) = per(heap_before, server.gauge("crashcourse_heap_bytes")) {
-        let procs = per(procs_before, server.gauge("crashcourse_memory_bytes")).unwrap_or(0.0);
-        eprintln!("# {prefix}server heap per connection {heap:.0} B, of which processes (tasks, records, mailboxes) {procs:.0} B");
+    let heap = per(heap_before, server.gauge("crashcourse_heap_bytes"));
+    if let Some(heap) = heap {
+        let part = |name: &str, before: Option<f64>| per(before, server.gauge(name));
+        let rss = (rss_after as f64 - rss_before as f64) / (n - failed).max(1) as f64;
+        let socket = part("crashcourse_chat_socket_process_bytes", parts_before[0]);
+        let channel = part("crashcourse_chat_channel_process_bytes", parts_before[1]);
+        let sup = part("crashcourse_chat_sockets_supervisor_bytes", parts_before[2]);
+        let ws = server.gauge("crashcourse_chat_websocket_state_size_bytes");
+        let known = socket.unwrap_or(0.0) + channel.unwrap_or(0.0) + sup.unwrap_or(0.0);
+        let b = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.0} B"));
+        eprintln!("# {prefix}memory per connection: RSS {rss:.0} B = live heap {heap:.0} B + allocator slack and pages {:.0} B", rss - heap);
+        eprintln!("#   socket process {} (of which WebSocket state {}), channel process {}, sockets supervisor's child records {}", b(socket), b(ws), b(channel), b(sup));
+        eprintln!("#   other heap (reactor registration, pub/sub subscription, presence, timers, labels) {:.0} B", heap - known);
     }
     let _ = rt.send(driver, Go);
     let latencies = match rx.recv_timeout(wait) {
@@ -305,8 +319,9 @@ async fn drive(
                 0,
                 2 + (started % SOURCES as usize) as u8,
             ));
+            let nick = format!("c{started}");
             match ctx.spawn_with(SpawnOpts::new().label("bench client"), move |c| {
-                client(c, me, addr, src)
+                client(c, me, addr, src, nick)
             }) {
                 Ok(pid) => clients.push(pid),
                 Err(e) => {
@@ -380,9 +395,9 @@ async fn drive(
     let _ = report.send(DriverReport::Done(Ok(latencies)));
 }
 
-/// One client: connect from `src`, handshake, join, then report broadcasts as they arrive and
-/// post when told to.
-async fn client(ctx: Ctx, driver: Pid, addr: SocketAddr, src: IpAddr) {
+/// One client: connect from `src`, handshake, join as `nick`, then report broadcasts as they
+/// arrive and post when told to.
+pub(crate) async fn client(ctx: Ctx, driver: Pid, addr: SocketAddr, src: IpAddr, nick: String) {
     let mut ws = match connect(addr, src).await {
         Ok(ws) => ws,
         Err(e) => {
@@ -390,10 +405,7 @@ async fn client(ctx: Ctx, driver: Pid, addr: SocketAddr, src: IpAddr) {
             return;
         }
     };
-    let join = format!(
-        "[\"1\",\"1\",\"{TOPIC}\",\"phx_join\",{{\"nick\":\"c{}\"}}]",
-        ctx.pid().id()
-    );
+    let join = format!("[\"1\",\"1\",\"{TOPIC}\",\"phx_join\",{{\"nick\":\"{nick}\"}}]");
     if ws.send(Message::text(join)).await.is_err() {
         let _ = ctx.send(driver, FromClient::Failed("could not send the join".into()));
         return;
@@ -521,11 +533,14 @@ pub(crate) fn free_port() -> Result<u16, String> {
 }
 
 /// Runs the whole chat benchmark: ours with presence and history off (like the peer), the
-/// Node.js peer, then ours with presence on. `exe` is the `crashcourse` binary. Every side runs
+/// Node.js peer, ours with presence on, then ours with history on (the defaults' joins).
+/// `workers` sets our executor threads (1 compares with the single-threaded peer). `exe` is the
+/// `crashcourse` binary. Every side runs
 /// even when one fails; any failure (a server that did not start, clients that could not join,
 /// a broadcast that did not arrive) is returned as an error after the figures that were measured.
 pub fn run_all(
     quick: bool,
+    workers: Option<u16>,
     exe: &std::path::Path,
     mut report: impl FnMut(String),
 ) -> Result<(), BenchError> {
@@ -534,7 +549,7 @@ pub fn run_all(
         .prefix("crashcourse-bench-chat-")
         .tempdir()
         .map_err(|e| BenchError::new(format!("could not create a temporary directory: {e}")))?;
-    let ours = |presence: bool, prefix: &str| {
+    let ours = |presence: bool, history: bool, prefix: &str| {
         let mut cmd = Command::new(exe);
         cmd.args([
             "serve",
@@ -544,7 +559,6 @@ pub fn run_all(
             "0",
             "--idle-timeout",
             "600s",
-            "--no-history",
         ])
         .arg("--db")
         .arg(
@@ -554,14 +568,22 @@ pub fn run_all(
         if !presence {
             cmd.arg("--no-presence");
         }
+        if !history {
+            cmd.arg("--no-history");
+        }
+        if let Some(w) = workers {
+            cmd.args(["--workers", &w.to_string()]);
+        }
         Target {
             prefix: prefix.to_string(),
             command: cmd,
         }
     };
     report(format!(
-        "# chat: {} clients in one room, {} broadcasts",
-        sizes.clients, sizes.broadcasts
+        "# chat: {} clients in one room, {} broadcasts; ours with {} executor worker(s), the Node.js peer single-threaded",
+        sizes.clients,
+        sizes.broadcasts,
+        workers.map_or_else(|| "the default".to_string(), |w| w.to_string())
     ));
     // Runs one side, prints its figures and says what failed, if anything.
     let outcome =
@@ -580,7 +602,7 @@ pub fn run_all(
             Err(e) => Some(format!("{side}: {e}")),
         };
     let mut failures: Vec<String> = Vec::new();
-    failures.extend(outcome("ours", ours(false, ""), &mut report));
+    failures.extend(outcome("ours", ours(false, false, ""), &mut report));
     let peer = find_peer("node-chat-peer")
         .map_err(|e| e.to_string())
         .and_then(|peer| {
@@ -601,7 +623,12 @@ pub fn run_all(
     });
     failures.extend(outcome(
         "ours with presence",
-        ours(true, "presence_on:"),
+        ours(true, false, "presence_on:"),
+        &mut report,
+    ));
+    failures.extend(outcome(
+        "ours with history",
+        ours(false, true, "history_on:"),
         &mut report,
     ));
     if failures.is_empty() {

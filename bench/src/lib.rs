@@ -3,6 +3,7 @@
 //! Node.js `ws` chat server), so one run compares line by line.
 
 pub mod chat;
+pub mod connections;
 pub mod load;
 pub mod peers;
 pub mod pool;

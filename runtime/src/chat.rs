@@ -20,6 +20,7 @@ mod channel;
 pub mod config;
 pub mod frame;
 mod http;
+mod memory;
 pub mod metrics;
 mod presence;
 mod pubsub;
@@ -231,20 +232,32 @@ impl Endpoint {
     }
 }
 
+/// Connections the kernel queues before they are accepted: Phoenix's (Cowboy's) 1,024 rather
+/// than the standard library's 128, so a burst of thousands of connects is not dropped and
+/// retried by the clients' SYN timers.
+const LISTEN_BACKLOG: i32 = 1024;
+
 fn bind(
     ip: std::net::IpAddr,
     port: u16,
     what: &'static str,
     flag: &'static str,
 ) -> Result<TcpListener, ChatError> {
+    use socket2::{Domain, Socket, Type};
     let addr = SocketAddr::new(ip, port);
-    TcpListener::bind(addr).map_err(|source| {
+    let error = |source: std::io::Error| {
         if source.kind() == std::io::ErrorKind::AddrInUse {
             ChatError::PortInUse { what, flag, addr }
         } else {
             ChatError::Bind { addr, source }
         }
-    })
+    };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(error)?;
+    // As std does: a restarted server may reuse a port whose old connections are in TIME_WAIT.
+    socket.set_reuse_address(true).map_err(error)?;
+    socket.bind(&addr.into()).map_err(error)?;
+    socket.listen(LISTEN_BACKLOG).map_err(error)?;
+    Ok(socket.into())
 }
 
 fn local_addr(l: &TcpListener) -> Result<SocketAddr, ChatError> {

@@ -17,9 +17,8 @@ use serde_json::{Map, Value};
 use crate::chat::frame::{encode, error_reply, reply};
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::presence::Track;
-use crate::chat::room::{self, message_json, Committed, GetHistory};
+use crate::chat::room::{self, Committed, GetHistory};
 use crate::chat::{names, send_named, ChatShared, Push};
-use crate::db::StoredMessage;
 use crate::server::{self, CallError};
 use crate::supervisor::{ChildSpec, Restart, Shutdown};
 use crate::{Ctx, Down, ExitReason, Kind, Pid, SpawnError};
@@ -60,7 +59,9 @@ pub(crate) fn child_spec(join: Join) -> ChildSpec {
         slot.lock().as_ref().map_or("", |j| j.topic.as_str())
     )
     .into();
-    ChildSpec::new("channel", move |h, opts| {
+    // One id shared by every channel's child record, not one allocation each.
+    static ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "channel".into());
+    ChildSpec::new(ID.clone(), move |h, opts| {
         let join = slot
             .lock()
             .take()
@@ -98,7 +99,6 @@ async fn run(ctx: Ctx, join: Join) -> ExitReason {
         nick,
         mut presence_monitor,
     } = joined;
-    let topic_arc: Arc<str> = topic.as_str().into();
     let outstanding = slow::Outstanding::default();
     loop {
         let msg = ctx.recv().await;
@@ -135,6 +135,7 @@ async fn run(ctx: Ctx, join: Join) -> ExitReason {
         if let Ok(down) = msg.downcast::<Down>() {
             if Some(down.monitor) == presence_monitor {
                 // Presence restarted and forgot us: track again with the new one.
+                let topic_arc: Arc<str> = topic.as_str().into();
                 match Box::pin(track(&ctx, &topic_arc, &nick, join_ref.as_deref())).await {
                     Some((_, mref)) => presence_monitor = Some(mref),
                     None => return ExitReason::custom("presence did not come back"),
@@ -201,7 +202,7 @@ async fn join_phase(ctx: &Ctx, join: Join) -> Result<Joined, ExitReason> {
         Err(reason) => return Err(refuse(&reason)),
     };
     let history = if shared.config.history {
-        let asked = server::call_raw::<GetHistory, Vec<StoredMessage>>(&h, room, GetHistory, CALL);
+        let asked = server::call_raw::<GetHistory, Arc<str>>(&h, room, GetHistory, CALL);
         match Box::pin(asked).await {
             Ok(history) => Some(history),
             Err(e) => return Err(refuse(&format!("the room did not answer: {e}"))),
@@ -220,15 +221,7 @@ async fn join_phase(ctx: &Ctx, join: Join) -> Result<Joined, ExitReason> {
         );
     };
     if let Some(history) = history {
-        let mut payload = String::from("{\"messages\":[");
-        for (i, m) in history.iter().enumerate() {
-            if i > 0 {
-                payload.push(',');
-            }
-            payload.push_str(&message_json(m));
-        }
-        payload.push_str("]}");
-        push("history", &payload);
+        push("history", &history);
     }
     let topic_arc: Arc<str> = topic.as_str().into();
     let mut presence_monitor = None;

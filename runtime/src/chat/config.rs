@@ -32,6 +32,9 @@ pub struct ChatConfig {
     pub presence: bool,
     /// The `history` push after a join.
     pub history: bool,
+    /// Rooms with more members than this get `presence_summary` (a count and the most recent
+    /// joins and leaves) instead of the whole member map; back to the map at half of it.
+    pub presence_full_until: usize,
     /// How often a room's presence changes are broadcast, at most.
     pub presence_interval: Duration,
     /// Messages in the `history` push.
@@ -56,6 +59,7 @@ impl ChatConfig {
             max_outbound: 1024 * 1024,
             presence: true,
             history: true,
+            presence_full_until: 1000,
             presence_interval: Duration::from_millis(100),
             history_len: 50,
             max_slow: Duration::from_secs(60),

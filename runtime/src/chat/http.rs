@@ -287,6 +287,9 @@ fn prometheus(h: &Handle, shared: &ChatShared) -> String {
         };
         metric(name, kind, help, value as f64);
     }
+    for (name, help, value) in crate::chat::memory::gauges(h) {
+        metric(name, "gauge", help, value);
+    }
     let p = shared.pool.metrics();
     metric(
         "crashcourse_pool_size",

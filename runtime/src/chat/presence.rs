@@ -3,8 +3,14 @@
 //! a room of 10,000 does not cost 10,000² metas. A joining channel gets the room's state as of
 //! the last broadcast diff (encoded once per diff, not once per join); the diffs after it bring
 //! the client up to date.
+//!
+//! A large room (more members than `presence_full_until`) is summarised instead: joiners and
+//! every interval's broadcast get `presence_summary` (`{"count":n,"joins":[nicks],"leaves":
+//! [nicks]}`, at most [`RECENT`] nicks each), so neither a join nor a flush costs bytes in
+//! proportion to the room, and nobody is sent a frame the size of the room. When the room shrinks
+//! to half the limit it goes back to full maps: one `presence_state` to everyone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use async_tungstenite::tungstenite::Utf8Bytes;
@@ -33,8 +39,17 @@ pub(crate) struct Track {
     pub(crate) join_ref: Option<String>,
 }
 
+/// Nicks of the most recent joins and leaves a `presence_summary` carries.
+pub(crate) const RECENT: usize = 10;
+
 #[derive(Default)]
 struct RoomPresence {
+    /// Summarised: counts and recent nicks instead of maps.
+    large: bool,
+    recent_joins: VecDeque<String>,
+    recent_leaves: VecDeque<String>,
+    /// Something changed since the last summary.
+    changed: bool,
     present: BTreeMap<String, Vec<Meta>>,
     joins: BTreeMap<String, Vec<Meta>>,
     leaves: BTreeMap<String, Vec<Meta>>,
@@ -72,7 +87,40 @@ impl Presence {
             self.schedule_flush(ctx);
             return;
         };
+        let full_until = self.shared.config.presence_full_until;
         self.rooms.retain(|topic, room| {
+            if room.large {
+                if !room.changed {
+                    return !room.present.is_empty();
+                }
+                room.changed = false;
+                let frame = if room.present.len() <= full_until / 2 {
+                    // Small again: everyone gets the whole map once, then diffs.
+                    room.large = false;
+                    room.recent_joins.clear();
+                    room.recent_leaves.clear();
+                    let mut state = String::new();
+                    encode_map(&mut state, &room.present);
+                    let frame =
+                        crate::chat::frame::encode(None, None, topic, "presence_state", &state);
+                    room.state = Some(state.into());
+                    room.frames.clear();
+                    frame
+                } else {
+                    let f = summary(topic, None, room);
+                    room.recent_joins.clear();
+                    room.recent_leaves.clear();
+                    f
+                };
+                let _ = h.send(
+                    pubsub,
+                    CastMsg(Broadcast {
+                        topic: topic.clone(),
+                        frame: Push(frame.into()),
+                    }),
+                );
+                return !room.present.is_empty();
+            }
             if room.joins.is_empty() && room.leaves.is_empty() {
                 return !room.present.is_empty();
             }
@@ -99,6 +147,33 @@ impl Presence {
             !room.present.is_empty()
         });
     }
+}
+
+/// A `presence_summary` frame: the member count and the latest joins and leaves.
+fn summary(topic: &str, join_ref: Option<&str>, room: &RoomPresence) -> String {
+    let mut p = format!("{{\"count\":{},\"joins\":[", room.present.len());
+    for (i, nick) in room.recent_joins.iter().enumerate() {
+        if i > 0 {
+            p.push(',');
+        }
+        push_str(&mut p, nick);
+    }
+    p.push_str("],\"leaves\":[");
+    for (i, nick) in room.recent_leaves.iter().enumerate() {
+        if i > 0 {
+            p.push(',');
+        }
+        push_str(&mut p, nick);
+    }
+    p.push_str("]}");
+    crate::chat::frame::encode(join_ref, None, topic, "presence_summary", &p)
+}
+
+fn remember(list: &mut VecDeque<String>, nick: &str) {
+    if list.len() == RECENT {
+        list.pop_front();
+    }
+    list.push_back(nick.to_string());
 }
 
 fn encode_map(out: &mut String, map: &BTreeMap<String, Vec<Meta>>) {
@@ -138,34 +213,62 @@ impl Server for Presence {
             online_at: crate::chat::time::now_ms(),
         };
         let mref = ctx.monitor(t.channel);
+        let full_until = self.shared.config.presence_full_until;
         let room = self.rooms.entry(t.topic.clone()).or_default();
-        // The state as of the last diff: this join and any since come in the next diff.
-        if room.state.is_none() {
-            let mut s = String::new();
-            encode_map(&mut s, &room.present);
-            room.state = Some(s.into());
-            room.frames.clear();
-        }
-        let state = room.state.clone().unwrap_or_default();
-        let frame = room
-            .frames
-            .entry(t.join_ref.clone())
-            .or_insert_with(|| {
-                crate::chat::frame::encode(
-                    t.join_ref.as_deref(),
-                    None,
-                    &t.topic,
-                    "presence_state",
-                    state.as_str(),
-                )
-                .into()
-            })
-            .clone();
         room.present
             .entry(t.nick.clone())
             .or_default()
             .push(meta.clone());
-        room.joins.entry(t.nick.clone()).or_default().push(meta);
+        if !room.large && room.present.len() > full_until {
+            // Too large for maps: from now on, counts (the pending diff is dropped).
+            room.large = true;
+            room.joins.clear();
+            room.leaves.clear();
+            room.state = None;
+            room.frames.clear();
+        }
+        let frame = if room.large {
+            remember(&mut room.recent_joins, &t.nick);
+            room.changed = true;
+            summary(&t.topic, t.join_ref.as_deref(), room).into()
+        } else {
+            // The state as of the last diff: this join and any since come in the next diff.
+            let state = match &room.state {
+                Some(s) => s.clone(),
+                None => {
+                    let mut present = room.present.clone();
+                    // This join is in the next diff, not in the state.
+                    if let Some(metas) = present.get_mut(&t.nick) {
+                        metas.retain(|m| m.phx_ref != meta.phx_ref);
+                        if metas.is_empty() {
+                            present.remove(&t.nick);
+                        }
+                    }
+                    let mut s = String::new();
+                    encode_map(&mut s, &present);
+                    let s: Utf8Bytes = s.into();
+                    room.state = Some(s.clone());
+                    room.frames.clear();
+                    s
+                }
+            };
+            let frame = room
+                .frames
+                .entry(t.join_ref.clone())
+                .or_insert_with(|| {
+                    crate::chat::frame::encode(
+                        t.join_ref.as_deref(),
+                        None,
+                        &t.topic,
+                        "presence_state",
+                        state.as_str(),
+                    )
+                    .into()
+                })
+                .clone();
+            room.joins.entry(t.nick.clone()).or_default().push(meta);
+            frame
+        };
         self.channels
             .insert(t.channel, (t.topic, t.nick, phx_ref, mref));
         self.schedule_flush(ctx);
@@ -184,7 +287,12 @@ impl Server for Presence {
                     if let Some(metas) = room.present.get_mut(&nick) {
                         if let Some(i) = metas.iter().position(|m| m.phx_ref == phx_ref) {
                             let meta = metas.remove(i);
-                            room.leaves.entry(nick.clone()).or_default().push(meta);
+                            if room.large {
+                                remember(&mut room.recent_leaves, &nick);
+                                room.changed = true;
+                            } else {
+                                room.leaves.entry(nick.clone()).or_default().push(meta);
+                            }
                         }
                         if metas.is_empty() {
                             room.present.remove(&nick);

@@ -21,7 +21,8 @@ use crate::{Ctx, ExitReason, Handle, Kind, Msg, Pid, SpawnError};
 /// another channel is starting at the same moment.
 const FIND_WAIT: Duration = Duration::from_secs(1);
 
-/// Asks the room for its recent history (oldest first).
+/// Asks the room for the payload of its `history` push: its recent messages, oldest first,
+/// encoded once and shared by every join until the next message.
 #[derive(Debug)]
 pub(crate) struct GetHistory;
 
@@ -92,6 +93,9 @@ struct Room {
     history: VecDeque<StoredMessage>,
     /// What `history` holds, roughly, in bytes.
     history_bytes: usize,
+    /// `{"messages":[...]}` for `history`, encoded on the first join after a change: a burst of
+    /// joins costs one encoding, not one per join.
+    encoded: Option<Arc<str>>,
     posted: u64,
 }
 
@@ -107,6 +111,7 @@ impl Room {
             topic,
             history: VecDeque::new(),
             history_bytes: 0,
+            encoded: None,
             posted: 0,
         }
     }
@@ -119,12 +124,30 @@ impl Room {
         }
         self.history_bytes += message_bytes(&m);
         self.history.push_back(m);
+        self.encoded = None;
+    }
+
+    fn history_payload(&mut self) -> Arc<str> {
+        if let Some(p) = &self.encoded {
+            return p.clone();
+        }
+        let mut payload = String::from("{\"messages\":[");
+        for (i, m) in self.history.iter().enumerate() {
+            if i > 0 {
+                payload.push(',');
+            }
+            payload.push_str(&message_json(m));
+        }
+        payload.push_str("]}");
+        let p: Arc<str> = payload.into();
+        self.encoded = Some(p.clone());
+        p
     }
 }
 
 impl Behaviour for Room {
     type Call = GetHistory;
-    type Reply = Vec<StoredMessage>;
+    type Reply = Arc<str>;
     type Cast = Infallible;
 
     /// Loads the recent history, so a restarted room has it again.
@@ -151,9 +174,9 @@ impl Behaviour for Room {
         &mut self,
         _ctx: &Ctx,
         _request: GetHistory,
-        reply: ReplyTo<Vec<StoredMessage>>,
+        reply: ReplyTo<Arc<str>>,
     ) -> Flow {
-        reply.send(self.history.iter().cloned().collect());
+        reply.send(self.history_payload());
         Flow::Continue
     }
 
@@ -187,6 +210,6 @@ impl Behaviour for Room {
     }
 
     fn state_size(&self) -> usize {
-        self.history_bytes
+        self.history_bytes + self.encoded.as_ref().map_or(0, |p| p.len())
     }
 }

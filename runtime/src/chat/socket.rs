@@ -7,7 +7,7 @@
 //! It traps exits: a channel that crashes becomes `phx_error` for its topic and the socket lives
 //! on; its own supervisor's shutdown closes the connection with 1001.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::net::{SocketAddr, TcpStream};
 use std::pin::Pin;
@@ -25,6 +25,8 @@ use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use async_tungstenite::WebSocketStream;
 use futures_util::{Sink, Stream};
 
+mod joins;
+
 use crate::chat::channel::{self, ChannelIn, Join, JoinAnswered};
 use crate::chat::frame::{self, encode, error_reply, reply, Frame};
 use crate::chat::metrics::ChatMetrics;
@@ -33,6 +35,7 @@ use crate::ctx::with_timeout;
 use crate::dynamic_supervisor;
 use crate::supervisor::{ChildSpec, Restart, Shutdown};
 use crate::{Ctx, Exit, ExitReason, Kind, Msg, Pid, SpawnError};
+use joins::{Joined, Joins};
 
 type Ws = WebSocketStream<Async<TcpStream>>;
 
@@ -40,14 +43,22 @@ type Ws = WebSocketStream<Async<TcpStream>>;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing socket waits for its close frame to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client's queue may stay over the outbound limit without the client reading
+/// anything before it is cut off: a burst it has not had a fair chance to read is not held
+/// against it.
+const SLOW_READER_GRACE: Duration = Duration::from_secs(2);
+/// Over this many times the outbound limit, a client is cut off at once, grace or not.
+const HARD_LIMIT_FACTOR: usize = 8;
 
 pub(crate) fn child_spec(
     shared: Arc<ChatShared>,
     stream: Async<TcpStream>,
     peer: SocketAddr,
 ) -> ChildSpec {
+    // One id shared by every socket's child record, not one allocation each.
+    static ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "socket".into());
     let slot = parking_lot::Mutex::new(Some(stream));
-    ChildSpec::new("socket", move |h, opts| {
+    ChildSpec::new(ID.clone(), move |h, opts| {
         let stream = slot
             .lock()
             .take()
@@ -72,27 +83,35 @@ impl Drop for Connected {
     }
 }
 
-/// One joined (or joining) topic.
-struct Joined {
-    join_ref: Option<String>,
-    channel: Pid,
-    /// The join ref of a channel this one replaced: `phx_close` goes out after our reply.
-    replaced: Option<Option<String>>,
-}
+/// How many joins may wait for an earlier join of their topic to be answered.
+const MAX_DEFERRED_JOINS: usize = 16;
 
 /// Frames waiting to be written, and their size. Frames are shared (a broadcast is encoded
 /// once for all its recipients) and written straight from the shared bytes: the socket keeps no
 /// write buffer of its own, so an idle connection holds only its small read buffer.
-#[derive(Default)]
 struct Outbound {
     frames: VecDeque<Utf8Bytes>,
     bytes: usize,
+    /// When the client last read something, or the queue last started from empty.
+    progress: Instant,
     /// The frame being written: its header, the payload, and how much of both is written.
     current: Option<(FrameHeader, Utf8Bytes, usize)>,
 }
 
 impl Outbound {
+    fn new() -> Outbound {
+        Outbound {
+            frames: VecDeque::new(),
+            bytes: 0,
+            progress: Instant::now(),
+            current: None,
+        }
+    }
+
     fn push(&mut self, frame: Utf8Bytes) {
+        if self.bytes == 0 && self.current.is_none() {
+            self.progress = Instant::now();
+        }
         self.bytes += frame.len();
         self.frames.push_back(frame);
     }
@@ -172,8 +191,11 @@ struct Socket {
     shared: Arc<ChatShared>,
     ws: Ws,
     out: Outbound,
-    channels: HashMap<String, Joined>,
-    by_pid: HashMap<Pid, String>,
+    channels: Joins,
+    /// Joins that arrived while an earlier join of their topic was still unanswered: they run,
+    /// in order, once it is answered, so every join gets its own reply (as in Phoenix, where a
+    /// join is answered before the socket reads the next frame).
+    deferred: Vec<Frame>,
     rate: RateLimit,
     idle: Timer,
 }
@@ -209,15 +231,15 @@ async fn run(ctx: Ctx, shared: Arc<ChatShared>, stream: Async<TcpStream>) -> Exi
         ctx,
         shared,
         ws,
-        out: Outbound::default(),
-        channels: HashMap::new(),
-        by_pid: HashMap::new(),
+        out: Outbound::new(),
+        channels: Joins::default(),
+        deferred: Vec::new(),
         idle,
     };
     let (code, reason, exit) = Box::pin(socket.serve()).await;
     // A normal exit would not take the linked channels down: stop them explicitly, as Phoenix
     // stops a transport's channels when the connection goes.
-    for joined in socket.channels.values() {
+    for joined in socket.channels.iter() {
         socket.ctx.exit(joined.channel, ExitReason::Shutdown);
     }
     Box::pin(socket.close(code, &reason)).await;
@@ -338,7 +360,8 @@ impl Socket {
             if let Some(c) = outcome {
                 return c;
             }
-            if self.out.bytes > self.shared.config.max_outbound {
+            self.run_deferred_joins().await;
+            if self.is_slow_reader() {
                 ChatMetrics::add(&self.shared.metrics.closed_slow_client);
                 self.out.clear();
                 return closing(
@@ -347,6 +370,13 @@ impl Socket {
                 );
             }
         }
+    }
+
+    /// Over the outbound limit and not read from for the grace period, or far over it.
+    fn is_slow_reader(&self) -> bool {
+        let limit = self.shared.config.max_outbound;
+        self.out.bytes > limit.saturating_mul(HARD_LIMIT_FACTOR)
+            || (self.out.bytes > limit && self.out.progress.elapsed() > SLOW_READER_GRACE)
     }
 
     fn touch(&mut self) {
@@ -416,6 +446,7 @@ impl Socket {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
                 Poll::Ready(Ok(n)) => {
                     *written += n;
+                    self.out.progress = Instant::now();
                     if *written == head.len() + payload.len() {
                         self.out.current = None;
                         ChatMetrics::add(&self.shared.metrics.frames_out);
@@ -463,14 +494,38 @@ impl Socket {
         None
     }
 
+    /// Runs the deferred joins whose topic has no join waiting for its answer any more.
+    async fn run_deferred_joins(&mut self) {
+        while let Some(i) = self
+            .deferred
+            .iter()
+            .position(|f| !self.join_pending(&f.topic))
+        {
+            let f = self.deferred.remove(i);
+            Box::pin(self.join(f)).await;
+        }
+    }
+
+    fn join_pending(&self, topic: &str) -> bool {
+        self.channels.get(topic).is_some_and(|j| !j.answered)
+    }
+
     async fn join(&mut self, f: Frame) {
         let (jr, r) = (f.join_ref.as_deref(), f.msg_ref.as_deref());
+        if self.join_pending(&f.topic) {
+            if self.deferred.len() >= MAX_DEFERRED_JOINS {
+                self.write(error_reply(jr, r, &f.topic, "too many joins waiting"));
+            } else {
+                self.deferred.push(f);
+            }
+            return;
+        }
         if !f.topic.starts_with("room:") {
             tracing::info!(topic = %f.topic, reason = "unmatched topic", "join refused");
             self.write(error_reply(jr, r, &f.topic, "unmatched topic"));
             return;
         }
-        let replaced = self.channels.contains_key(&f.topic);
+        let replaced = self.channels.contains(&f.topic);
         if !replaced && self.channels.len() >= self.shared.config.max_channels {
             tracing::info!(topic = %f.topic, reason = "too many channels joined", "join refused");
             self.write(error_reply(jr, r, &f.topic, "too many channels joined"));
@@ -517,18 +572,15 @@ impl Socket {
                 return;
             }
         };
-        let previous = self.channels.insert(
-            f.topic.clone(),
-            Joined {
-                join_ref: f.join_ref.clone(),
-                channel: pid,
-                replaced: None,
-            },
-        );
-        self.by_pid.insert(pid, f.topic.clone());
+        let previous = self.channels.insert(Joined {
+            topic: f.topic.as_str().into(),
+            join_ref: f.join_ref.clone(),
+            channel: pid,
+            replaced: None,
+            answered: false,
+        });
         if let Some(old) = previous {
             // The old channel stops; after the new join is answered, its phx_close goes out.
-            self.by_pid.remove(&old.channel);
             self.ctx.exit(old.channel, ExitReason::Shutdown);
             if let Some(j) = self.channels.get_mut(&f.topic) {
                 j.replaced = Some(old.join_ref);
@@ -540,7 +592,6 @@ impl Socket {
         let r = f.msg_ref.as_deref();
         match self.channels.remove(&f.topic) {
             Some(joined) => {
-                self.by_pid.remove(&joined.channel);
                 self.ctx.unsubscribe(&f.topic);
                 self.ctx.exit(joined.channel, ExitReason::Shutdown);
                 let jr = joined.join_ref.as_deref();
@@ -601,9 +652,11 @@ impl Socket {
             return;
         }
         self.write(a.reply.0);
+        if let Some(j) = self.channels.get_mut(&a.topic) {
+            j.answered = true;
+        }
         if !a.ok {
             self.channels.remove(&a.topic);
-            self.by_pid.remove(&a.channel);
             return;
         }
         if let Some(replaced) = self
@@ -623,16 +676,16 @@ impl Socket {
             }
             return Some((CloseCode::Away, "server shutting down".into(), exit.reason));
         }
-        let topic = self.by_pid.remove(&exit.from)?;
-        let joined = self.channels.remove(&topic)?;
-        self.ctx.unsubscribe(&topic);
+        let joined = self.channels.remove_channel(exit.from)?;
+        let topic = &*joined.topic;
+        self.ctx.unsubscribe(topic);
         if exit.reason.is_abnormal() {
             // The client rejoins by itself on phx_error.
             let jr = joined.join_ref.as_deref();
             self.write(encode(
                 jr,
                 jr,
-                &topic,
+                topic,
                 "phx_error",
                 "{\"reason\":\"channel_crash\"}",
             ));

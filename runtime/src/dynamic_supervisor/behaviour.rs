@@ -21,7 +21,9 @@ struct DynChild {
 pub(super) struct DynSup {
     window: RestartWindow,
     max_children: Option<usize>,
-    children: HashMap<Pid, DynChild>,
+    /// Boxed: a hash table keeps up to half its slots empty, and an empty slot then costs a
+    /// pointer rather than a whole child record (tens of thousands of sockets and channels).
+    children: HashMap<Pid, Box<DynChild>>,
     next_order: u64,
     /// Stands in for the start function of temporary children once started.
     forgotten: StartFn,
@@ -70,7 +72,7 @@ impl Behaviour for DynSup {
             },
             DynamicCall::CountChildren => DynamicReply::Count(self.children.len()),
             DynamicCall::WhichChildren => {
-                let mut all: Vec<&DynChild> = self.children.values().collect();
+                let mut all: Vec<&DynChild> = self.children.values().map(|c| &**c).collect();
                 all.sort_by_key(|c| c.order);
                 DynamicReply::Children(all.iter().map(|c| c.child.info()).collect())
             }
@@ -115,7 +117,8 @@ impl Behaviour for DynSup {
     }
 
     fn state_size(&self) -> usize {
-        self.children.capacity() * std::mem::size_of::<(Pid, DynChild)>()
+        self.children.capacity() * (std::mem::size_of::<(Pid, Box<DynChild>)>() + 1)
+            + self.children.len() * std::mem::size_of::<DynChild>()
     }
 }
 
@@ -141,7 +144,8 @@ impl DynSup {
     fn insert(&mut self, child: Child, pid: Pid) {
         let order = self.next_order;
         self.next_order += 1;
-        self.children.insert(pid, DynChild { child, order });
+        self.children
+            .insert(pid, Box::new(DynChild { child, order }));
     }
 
     /// A child exited: restart it if its restart type says so; past the intensity, give up
@@ -152,7 +156,7 @@ impl DynSup {
         pid: Pid,
         reason: ExitReason,
     ) -> Result<(), ExitReason> {
-        let Some(DynChild { mut child, .. }) = self.children.remove(&pid) else {
+        let Some(DynChild { mut child, .. }) = self.children.remove(&pid).map(|c| *c) else {
             return Ok(());
         };
         let now = self.window.now();
@@ -196,7 +200,7 @@ impl DynSup {
 
     /// Stops all children at once (newest first), then waits for each.
     async fn terminate_all(&mut self, ctx: &Ctx) {
-        let mut all: Vec<(Pid, DynChild)> = self.children.drain().collect();
+        let mut all: Vec<(Pid, Box<DynChild>)> = self.children.drain().collect();
         all.sort_by_key(|(_, c)| std::cmp::Reverse(c.order));
         for (pid, c) in &all {
             let reason = match c.child.spec.shutdown {
