@@ -26,7 +26,16 @@ pub(crate) fn link(shared: &Shared, inner: &ProcessInner, other: Pid) {
         shared.events.push(inner.pid, EventKind::Linked { other });
     } else {
         inner.state.lock().links.remove(other);
-        inner.signal_exit(other, ExitReason::NoProc, true);
+        if let Some(outcome) = inner.signal_exit(other, ExitReason::NoProc, true) {
+            shared.events.push(
+                inner.pid,
+                EventKind::Signal {
+                    from: other,
+                    reason: ExitReason::NoProc,
+                    outcome,
+                },
+            );
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use crate::hash::IdMap;
 use crate::mailbox::{Mailbox, Msg};
 use crate::pidset::PidSet;
 use crate::process::restart_info::{RestartInfo, SupervisorUse};
+use crate::observe::events::SignalOutcome;
 use crate::{Exit, ExitReason, Kind, MonitorRef, Pid, Status, TimerRef};
 
 /// An exit signal waiting for the process's next poll.
@@ -135,19 +136,31 @@ impl ProcessInner {
     /// - `normal` is ignored by a process that does not trap exits, unless it sent the signal
     ///   to itself with `exit` (then it ends, with reason `normal`);
     /// - any other reason ends it with that reason.
-    pub(crate) fn signal_exit(&self, from: Pid, reason: ExitReason, link: bool) {
+    ///
+    /// Returns what the process did with it (None: it was gone already), for the event stream.
+    pub(crate) fn signal_exit(
+        &self,
+        from: Pid,
+        reason: ExitReason,
+        link: bool,
+    ) -> Option<SignalOutcome> {
         let mut st = self.state.lock();
         if !st.alive {
-            return;
+            return None;
         }
         if reason == ExitReason::Kill && !link {
             st.set_pending_exit(ExitReason::Killed);
+            Some(SignalOutcome::Died)
         } else if st.trap_exit {
             st.mailbox.push(Msg::new(Exit { from, reason }));
             self.msgs_in.fetch_add(1, Ordering::Relaxed);
             st.wake();
+            Some(SignalOutcome::Trapped)
         } else if reason != ExitReason::Normal || (!link && from == self.pid) {
             st.set_pending_exit(reason);
+            Some(SignalOutcome::Died)
+        } else {
+            Some(SignalOutcome::Ignored)
         }
     }
 
