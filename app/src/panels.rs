@@ -6,11 +6,13 @@ pub mod dashboard;
 pub mod faults;
 pub mod inspector;
 pub mod load;
+pub mod neighbourhood;
 pub mod processes;
 pub mod status;
 pub mod stopped;
 pub mod timeline;
 pub mod tree;
+pub mod tree_graph;
 pub mod warnings;
 
 use std::time::Duration;
