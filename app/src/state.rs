@@ -181,7 +181,11 @@ pub fn build_schedule() -> Schedule {
             .chain()
             .in_set(FrameSet::Layout),
     );
-    schedule.add_systems((decay_animations, animate_signals).chain().in_set(FrameSet::Animate));
+    schedule.add_systems(
+        (decay_animations, animate_signals)
+            .chain()
+            .in_set(FrameSet::Animate),
+    );
     schedule
 }
 

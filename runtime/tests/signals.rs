@@ -104,7 +104,10 @@ fn a_normal_exit_signal_to_a_process_that_does_not_trap_is_ignored() {
     let (reason, outcome) = signal_to(&rt, &mut reader, a, sender);
     assert_eq!(reason, ExitReason::Normal);
     assert_eq!(outcome, SignalOutcome::Ignored);
-    assert!(rt.is_alive(a), "normal does not end a process that does not trap");
+    assert!(
+        rt.is_alive(a),
+        "normal does not end a process that does not trap"
+    );
 }
 
 #[test]

@@ -131,7 +131,9 @@ impl View for Inspector {
 
                 egui::CollapsingHeader::new("Neighbourhood")
                     .default_open(true)
-                    .show(ui, |ui| super::neighbourhood::show(ui, world, pid, commands));
+                    .show(ui, |ui| {
+                        super::neighbourhood::show(ui, world, pid, commands)
+                    });
 
                 egui::CollapsingHeader::new("State")
                     .default_open(true)

@@ -145,7 +145,16 @@ pub fn show(ui: &mut egui::Ui, world: &World, pid: Pid, commands: &mut Vec<Comma
 
     // Nodes last, over the edges.
     let center_text = node_text(world, pid, "selected", to_center);
-    node(ui, world, center, pid, center_text, to_center, true, commands);
+    node(
+        ui,
+        world,
+        center,
+        pid,
+        center_text,
+        to_center,
+        true,
+        commands,
+    );
     for (i, n) in neighbours.iter().enumerate() {
         let relation = match n.tie {
             Some(Tie::Link) => "linked",

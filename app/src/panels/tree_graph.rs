@@ -8,8 +8,7 @@
 
 use bevy_ecs::world::World;
 use eframe::egui::{
-    self, Align2, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2, WidgetInfo,
-    Role,
+    self, Align2, FontId, Pos2, Rect, Role, Sense, Stroke, StrokeKind, Vec2, WidgetInfo,
 };
 
 use super::{crash_color, kind_color, ok_color, status_color, warn_color};
@@ -123,9 +122,8 @@ pub fn show(
                             line2 = status.map_or("exited".into(), ProcessStatus::describe);
                             stroke = Stroke::new(2.0, crash_color(&visuals));
                             line2_color = crash_color(&visuals);
-                        } else if let Some(c) = world
-                            .get::<Counters>(*entity)
-                            .filter(|c| c.restarts > 0)
+                        } else if let Some(c) =
+                            world.get::<Counters>(*entity).filter(|c| c.restarts > 0)
                         {
                             line2 = format!("{} ↻{}", identity.kind.name(), c.restarts);
                         }
@@ -158,17 +156,15 @@ pub fn show(
                             FontId::proportional(10.0 * zoom),
                             line2_color.gamma_multiply(dim),
                         );
-                        let response = ui
-                            .interact(rect, id, Sense::click())
-                            .on_hover_text(format!(
+                        let response =
+                            ui.interact(rect, id, Sense::click()).on_hover_text(format!(
                                 "{} {} {pid}\nclick: inspect · right-click: fold or unfold",
                                 identity.label,
                                 identity.kind.name()
                             ));
                         let accessible = format!("{} {pid}: {line2}", identity.label);
-                        response.widget_info(|| {
-                            WidgetInfo::labeled(Role::Button, true, &accessible)
-                        });
+                        response
+                            .widget_info(|| WidgetInfo::labeled(Role::Button, true, &accessible));
                         if response.clicked() {
                             commands.push(Command::Select(*pid));
                         }
@@ -202,9 +198,7 @@ pub fn show(
                         let response = ui
                             .interact(rect, id, Sense::click())
                             .on_hover_text(format!("Show {} more", (*hidden).min(GROUP_PAGE)));
-                        response.widget_info(|| {
-                            WidgetInfo::labeled(Role::Button, true, &text)
-                        });
+                        response.widget_info(|| WidgetInfo::labeled(Role::Button, true, &text));
                         if response.clicked() {
                             commands.push(Command::ExpandGroup(*parent));
                         }

@@ -148,7 +148,9 @@ pub fn ingest_runtime_events(world: &mut World) {
                 from,
                 reason,
                 outcome,
-            } => on_signal(world, event.seq, event.at, from, event.pid, reason, outcome, now),
+            } => on_signal(
+                world, event.seq, event.at, from, event.pid, reason, outcome, now,
+            ),
             _ => {}
         }
     }
@@ -190,7 +192,10 @@ fn on_signal(
             at,
             pid: to,
             what: Notable::Signal,
-            text: format!("{what} {sender} → {receiver} {to}: {}", signal.describe()),
+            text: format!(
+                "{what} from {sender} to {receiver} {to}: {}",
+                signal.describe()
+            ),
         });
     }
     world.resource_mut::<SignalTrail>().push(signal);

@@ -84,9 +84,7 @@ impl SignalTrail {
 
     /// Whether some signal is still travelling along its edge.
     pub fn travelling(&self, now: Instant) -> bool {
-        self.signals
-            .back()
-            .is_some_and(|s| s.progress(now) < 1.0)
+        self.signals.back().is_some_and(|s| s.progress(now) < 1.0)
     }
 }
 

@@ -178,7 +178,10 @@ mod tests {
         let xs: Vec<f32> = graph.nodes.iter().map(|n| n.x).collect();
         assert_eq!(xs, vec![1.25, 0.5, 0.0, 1.0, 2.0, 2.0]);
         let parents: Vec<Option<usize>> = graph.nodes.iter().map(|n| n.parent).collect();
-        assert_eq!(parents, vec![None, Some(0), Some(1), Some(1), Some(0), Some(4)]);
+        assert_eq!(
+            parents,
+            vec![None, Some(0), Some(1), Some(1), Some(0), Some(4)]
+        );
         assert_eq!((graph.width, graph.layers), (3.0, 3));
     }
 }

@@ -9,9 +9,9 @@ use parking_lot::Mutex;
 
 use crate::hash::IdMap;
 use crate::mailbox::{Mailbox, Msg};
+use crate::observe::events::SignalOutcome;
 use crate::pidset::PidSet;
 use crate::process::restart_info::{RestartInfo, SupervisorUse};
-use crate::observe::events::SignalOutcome;
 use crate::{Exit, ExitReason, Kind, MonitorRef, Pid, Status, TimerRef};
 
 /// An exit signal waiting for the process's next poll.
