@@ -1,5 +1,6 @@
 //! Links, monitors and the tree as pictures: the inspector's neighbourhood view (a link and a
-//! monitor drawn; an exit signal seen to propagate, each receiver marked with what it did) and
+//! monitor drawn; an exit signal seen to propagate, each receiver marked with what it did, and
+//! the timeline saying so too) and
 //! the tree's graph view (a one_for_all restart marks every sibling it took down; a tree of
 //! 100,000 processes draws only what folding leaves, and a frame of it is measured).
 //!
@@ -152,6 +153,11 @@ fn an_exit_is_seen_to_propagate_and_each_receiver_shows_what_it_did() {
         shows_containing(h, "linked · died: killed")
             && shows_containing(h, "linked · trapped {:EXIT, killed}")
             && shows_containing(h, "monitors this · got DOWN: killed")
+    });
+    step_until(&mut app, "the timeline shows the signals too", |h| {
+        shows_containing(h, "exit signal from hub to victim")
+            && shows_containing(h, "exit signal from hub to trapper")
+            && shows_containing(h, "DOWN from hub to watcher")
     });
     // The view's marks are the runtime's truth: the victim died, the others live on.
     let deadline = Instant::now() + DEADLINE;

@@ -82,13 +82,15 @@ pub fn show(ui: &mut egui::Ui, world: &World, pid: Pid, commands: &mut Vec<Comma
     neighbours.truncate(MAX_NEIGHBOURS);
 
     ui.weak("Solid: link (both ways). Dashed: monitor, the arrow points at the watched process.");
-    let width = ui.available_width().max(3.0 * NODE.x);
+    // Three nodes across at the least; narrower nodes in a narrow inspector.
+    let width = ui.available_width().max(240.0);
+    let size = Vec2::new((width / 3.0 - 6.0).min(NODE.x), NODE.y);
     let (rect, _) = ui.allocate_exact_size(Vec2::new(width, HEIGHT), Sense::hover());
     let painter = ui.painter_at(rect);
     let visuals = ui.visuals().clone();
     let center = rect.center();
     let radius = Vec2::new(
-        (rect.width() - NODE.x) / 2.0 - 4.0,
+        (rect.width() - size.x) / 2.0 - 4.0,
         (rect.height() - NODE.y) / 2.0 - 14.0,
     );
     let place = |i: usize| -> Pos2 {
@@ -148,7 +150,7 @@ pub fn show(ui: &mut egui::Ui, world: &World, pid: Pid, commands: &mut Vec<Comma
     node(
         ui,
         world,
-        center,
+        (center, size),
         pid,
         center_text,
         to_center,
@@ -164,7 +166,16 @@ pub fn show(ui: &mut egui::Ui, world: &World, pid: Pid, commands: &mut Vec<Comma
         };
         let received = n.signal.filter(|s| s.to == n.pid);
         let text = node_text(world, n.pid, relation, received);
-        node(ui, world, place(i), n.pid, text, received, false, commands);
+        node(
+            ui,
+            world,
+            (place(i), size),
+            n.pid,
+            text,
+            received,
+            false,
+            commands,
+        );
     }
     if neighbours.is_empty() {
         painter.text(
@@ -202,7 +213,7 @@ fn node_text(world: &World, pid: Pid, relation: &str, received: Option<&SeenSign
 fn node(
     ui: &mut egui::Ui,
     world: &World,
-    at: Pos2,
+    (at, size): (Pos2, Vec2),
     pid: Pid,
     text: String,
     received: Option<&SeenSignal>,
@@ -223,7 +234,7 @@ fn node(
         None => Stroke::new(1.0, base),
     };
     let fill = visuals.extreme_bg_color.lerp_to_gamma(base, 0.18);
-    let rect = egui::Rect::from_center_size(at, NODE);
+    let rect = egui::Rect::from_center_size(at, size);
     let button = egui::Button::new(egui::RichText::new(text).size(11.0))
         .fill(fill)
         .stroke(stroke)

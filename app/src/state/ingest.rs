@@ -156,8 +156,9 @@ pub fn ingest_runtime_events(world: &mut World) {
     }
 }
 
-/// An exit signal or `DOWN` reached `to`: the neighbourhood view animates it; one that is not
-/// `normal` also goes to the timeline, saying what the receiver did.
+/// An exit signal or `DOWN` reached `to`: the neighbourhood view animates it; one between two
+/// processes that is not `normal` or `shutdown` also goes to the timeline, saying what the
+/// receiver did (a kill or exit from the app is there already as the exit it causes).
 #[allow(clippy::too_many_arguments)]
 fn on_signal(
     world: &mut World,
@@ -176,12 +177,8 @@ fn on_signal(
         outcome,
         seen: now,
     };
-    if signal.reason.is_abnormal() && !leaked(world, to) {
-        let sender = if from == Pid::OUTSIDE {
-            "outside".to_string()
-        } else {
-            label_of(world, from).unwrap_or_else(|| from.to_string())
-        };
+    if signal.reason.is_abnormal() && from != Pid::OUTSIDE && !leaked(world, to) {
+        let sender = label_of(world, from).unwrap_or_else(|| from.to_string());
         let receiver = label_of(world, to).unwrap_or_else(|| to.to_string());
         let what = match outcome {
             SignalOutcome::Down => "DOWN",
