@@ -150,9 +150,9 @@ fn an_exit_is_seen_to_propagate_and_each_receiver_shows_what_it_did() {
     });
     app.state_mut().apply(Command::Kill(hub));
     step_until(&mut app, "every receiver shows what it did", |h| {
-        shows_containing(h, "linked · died: killed")
-            && shows_containing(h, "linked · trapped {:EXIT, killed}")
-            && shows_containing(h, "monitors this · got DOWN: killed")
+        shows_containing(h, "linked\ndied: killed")
+            && shows_containing(h, "linked\ntrapped {:EXIT, killed}")
+            && shows_containing(h, "monitors this\ngot DOWN: killed")
     });
     step_until(&mut app, "the timeline shows the signals too", |h| {
         shows_containing(h, "exit signal from hub to victim")

@@ -19,9 +19,9 @@ use crate::state::neighbourhood::{Neighbourhood, SeenSignal, SignalTrail, Tie};
 pub const MAX_NEIGHBOURS: usize = 12;
 
 /// Height of the view in points.
-const HEIGHT: f32 = 300.0;
+const HEIGHT: f32 = 360.0;
 /// A node's size.
-const NODE: Vec2 = Vec2::new(132.0, 40.0);
+const NODE: Vec2 = Vec2::new(132.0, 56.0);
 
 /// A neighbour as drawn: how it is tied (None: only a signal sent with `exit`), and the newest
 /// fresh signal between it and the selected process.
@@ -84,13 +84,13 @@ pub fn show(ui: &mut egui::Ui, world: &World, pid: Pid, commands: &mut Vec<Comma
     ui.weak("Solid: link (both ways). Dashed: monitor, the arrow points at the watched process.");
     // Three nodes across at the least; narrower nodes in a narrow inspector.
     let width = ui.available_width().max(240.0);
-    let size = Vec2::new((width / 3.0 - 6.0).min(NODE.x), NODE.y);
+    let size = Vec2::new((width / 3.0 - 14.0).min(NODE.x), NODE.y);
     let (rect, _) = ui.allocate_exact_size(Vec2::new(width, HEIGHT), Sense::hover());
     let painter = ui.painter_at(rect);
     let visuals = ui.visuals().clone();
     let center = rect.center();
     let radius = Vec2::new(
-        (rect.width() - size.x) / 2.0 - 4.0,
+        (rect.width() - size.x) / 2.0 - 2.0,
         (rect.height() - NODE.y) / 2.0 - 14.0,
     );
     let place = |i: usize| -> Pos2 {
@@ -194,15 +194,15 @@ pub fn show(ui: &mut egui::Ui, world: &World, pid: Pid, commands: &mut Vec<Comma
 /// The text of a node: who it is, how it is tied, and what it did with a signal it received.
 fn node_text(world: &World, pid: Pid, relation: &str, received: Option<&SeenSignal>) -> String {
     let who = if pid == Pid::OUTSIDE {
-        "outside (kill/exit from the app)".to_string()
+        "outside\nkill or exit from the app".to_string()
     } else {
         match label_of(world, pid) {
-            Some(label) => format!("{label} {pid}"),
-            None => format!("{pid} (gone)"),
+            Some(label) => format!("{label}\n{pid}"),
+            None => format!("{pid}\ngone"),
         }
     };
     match received {
-        Some(signal) => format!("{who}\n{relation} · {}", signal.describe()),
+        Some(signal) => format!("{who}\n{relation}\n{}", signal.describe()),
         None => format!("{who}\n{relation}"),
     }
 }
@@ -235,13 +235,45 @@ fn node(
     };
     let fill = visuals.extreme_bg_color.lerp_to_gamma(base, 0.18);
     let rect = egui::Rect::from_center_size(at, size);
-    let button = egui::Button::new(egui::RichText::new(text).size(11.0))
-        .fill(fill)
-        .stroke(stroke)
-        .wrap_mode(egui::TextWrapMode::Truncate);
-    let response = ui.put(rect, button);
+    // Drawn by hand, a line at a time and each cut to the node's width, so what the receiver
+    // did (the last line) always shows; the whole text is the node's accessible label.
+    let painter = ui.painter();
+    painter.rect_filled(rect, 4.0, fill);
+    painter.rect_stroke(rect, 4.0, stroke, egui::StrokeKind::Inside);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let max_chars = ((size.x - 8.0) / 5.6).max(4.0) as usize;
+    let line_height = size.y / lines.len().max(1) as f32;
+    for (i, line) in lines.iter().enumerate() {
+        let color = match (i, received) {
+            (0, _) => visuals.strong_text_color(),
+            (_, Some(s)) if i + 1 == lines.len() => outcome_color(s.outcome, &visuals),
+            _ => visuals.text_color(),
+        };
+        painter.text(
+            Pos2::new(rect.center().x, rect.top() + line_height * (i as f32 + 0.5)),
+            Align2::CENTER_CENTER,
+            cut(line, max_chars),
+            FontId::proportional(10.0),
+            color,
+        );
+    }
+    let response = ui
+        .interact(rect, ui.scope_id().with(("neighbour", pid)), Sense::click())
+        .on_hover_text(&text);
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &text));
     if response.clicked() && !selected && pid != Pid::OUTSIDE {
         commands.push(Command::Select(pid));
+    }
+}
+
+/// `text` cut to `max` characters with an ellipsis.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
     }
 }
 
