@@ -7,12 +7,14 @@ pub mod faults;
 pub mod inspector;
 pub mod lesson;
 pub mod load;
+pub mod neighbourhood;
 pub mod processes;
 pub mod sequence;
 pub mod status;
 pub mod stopped;
 pub mod timeline;
 pub mod tree;
+pub mod tree_graph;
 pub mod warnings;
 
 use std::time::Duration;

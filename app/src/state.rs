@@ -22,10 +22,12 @@ pub mod ingest;
 pub mod layout;
 pub mod link;
 pub mod load;
+pub mod neighbourhood;
 pub mod observer;
 pub mod scripted;
 pub mod timeline;
 pub mod trace;
+pub mod tree_graph;
 pub mod warnings;
 
 use std::time::{Duration, Instant};
@@ -56,7 +58,9 @@ use layout::{
 };
 use link::RuntimeLink;
 use load::{follow_load_run, record_load_history, LoadRun};
+use neighbourhood::{animate_signals, follow_neighbourhood, Neighbourhood, SignalTrail};
 use timeline::Timeline;
+use tree_graph::{place_tree_graph, RecentRestarts, TreeGraph};
 use warnings::{check_warnings, Warnings};
 
 /// The one schedule the app runs every frame.
@@ -128,6 +132,10 @@ fn view_world(now: Instant, polling: Polling) -> World {
     world.init_resource::<ContrastRun>();
     world.init_resource::<faults::FaultsView>();
     world.init_resource::<trace::Tracing>();
+    world.init_resource::<SignalTrail>();
+    world.init_resource::<Neighbourhood>();
+    world.init_resource::<RecentRestarts>();
+    world.init_resource::<TreeGraph>();
     world
 }
 
@@ -161,6 +169,7 @@ pub fn build_schedule() -> Schedule {
             inspect_selected_process
                 // Eager, so the change check sees every frame, not only those without a poll.
                 .run_if(inspection_due.or_eager(resource_changed::<Selection>)),
+            follow_neighbourhood,
         )
             .chain()
             .in_set(FrameSet::Ingest),
@@ -169,11 +178,16 @@ pub fn build_schedule() -> Schedule {
         (
             index_supervision_tree,
             layout_supervision_tree.run_if(tree_dirty),
+            place_tree_graph,
         )
             .chain()
             .in_set(FrameSet::Layout),
     );
-    schedule.add_systems(decay_animations.in_set(FrameSet::Animate));
+    schedule.add_systems(
+        (decay_animations, animate_signals)
+            .chain()
+            .in_set(FrameSet::Animate),
+    );
     schedule
 }
 

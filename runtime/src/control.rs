@@ -1,6 +1,7 @@
 //! The command side: kill, exit and crash from outside any process, so the GUI and lessons can
 //! inject failures. None of this is reachable from the network.
 
+use crate::observe::events::EventKind;
 use crate::{ExitReason, Handle, Pid};
 
 /// The target of a control action does not exist (any more).
@@ -36,7 +37,16 @@ impl Handle {
     pub(crate) fn exit_from(&self, from: Pid, pid: Pid, reason: ExitReason) -> bool {
         match self.0.table.get(pid) {
             Some(p) => {
-                p.signal_exit(from, reason, false);
+                if let Some(outcome) = p.signal_exit(from, reason.clone(), false) {
+                    self.0.events.push(
+                        pid,
+                        EventKind::Signal {
+                            from,
+                            reason,
+                            outcome,
+                        },
+                    );
+                }
                 true
             }
             None => false,

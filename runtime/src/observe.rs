@@ -10,7 +10,7 @@ mod info;
 pub(crate) mod metrics;
 mod snapshot;
 
-pub use events::{Event, EventKind, EventReader};
+pub use events::{Event, EventKind, EventReader, SignalOutcome};
 pub use info::ProcessInfo;
 pub use metrics::{LongPoll, MetricsSampler, RuntimeMetrics, RuntimeRates, TableSizes};
 pub use snapshot::ProcessRow;

@@ -13,7 +13,7 @@ impl Handle {
             return;
         }
         for p in self.0.table.all() {
-            p.signal_exit(Pid::OUTSIDE, ExitReason::Kill, false);
+            let _ = p.signal_exit(Pid::OUTSIDE, ExitReason::Kill, false);
         }
         let handle = self.clone();
         let finish = move || {

@@ -26,6 +26,7 @@ impl View for Inspector {
             ui.label(format!(
                 "{pid} is gone, and the runtime no longer remembers it."
             ));
+            super::neighbourhood::show(ui, world, pid, commands);
             return;
         };
         let visuals = ui.visuals().clone();
@@ -140,6 +141,12 @@ impl View for Inspector {
                         fact(ui, "Children", sup.children.to_string());
                     }
                 }
+
+                egui::CollapsingHeader::new("Neighbourhood")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        super::neighbourhood::show(ui, world, pid, commands)
+                    });
 
                 egui::CollapsingHeader::new("State")
                     .default_open(true)

@@ -44,6 +44,7 @@ impl View for TimelinePanel {
                         Notable::IntensityExceeded => ("⚠", warn_color(&visuals)),
                         Notable::Escalation => ("⬆", crash_color(&visuals)),
                         Notable::ChaosKill => ("⚡", chaos_color(&visuals)),
+                        Notable::Signal => ("➡", warn_color(&visuals)),
                     };
                     ui.horizontal(|ui| {
                         ui.set_height(row_height);

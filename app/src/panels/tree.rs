@@ -1,6 +1,7 @@
 //! The supervision tree: who supervises whom, coloured by kind and status, with restart counts,
 //! restart intensity use, collapsible nodes, "+N" groups, a search that dims the rest, and a
-//! red flash where something crashed.
+//! red flash where something crashed; as an outline or (a toggle) as a picture
+//! ([`super::tree_graph`]).
 
 use std::collections::HashMap;
 
@@ -21,8 +22,20 @@ const INDENT: f32 = 16.0;
 /// The zoom range of the tree.
 pub const ZOOM: std::ops::RangeInclusive<f32> = 0.5..=2.0;
 
-/// The tree panel: its search text, its zoom, and how many matches each folded group holds.
+/// How the tree is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TreeMode {
+    /// Indented rows.
+    #[default]
+    Outline,
+    /// Nodes and edges, top-down.
+    Graph,
+}
+
+/// The tree panel: outline or graph, its search text, its zoom, and how many matches each
+/// folded group holds.
 pub struct SupervisionTree {
+    pub mode: TreeMode,
     search: String,
     /// Text and row size relative to the rest of the window (Ctrl+scroll over the tree).
     pub zoom: f32,
@@ -36,6 +49,7 @@ pub struct SupervisionTree {
 impl Default for SupervisionTree {
     fn default() -> Self {
         SupervisionTree {
+            mode: TreeMode::Outline,
             search: String::new(),
             reveal: None,
             zoom: 1.0,
@@ -66,7 +80,13 @@ impl SupervisionTree {
 
 impl View for SupervisionTree {
     fn ui(&mut self, ui: &mut egui::Ui, world: &World, commands: &mut Vec<Command>) {
-        ui.heading("Supervision tree");
+        ui.horizontal(|ui| {
+            ui.heading("Supervision tree");
+            ui.selectable_value(&mut self.mode, TreeMode::Outline, "Outline")
+                .on_hover_text("The tree as indented rows");
+            ui.selectable_value(&mut self.mode, TreeMode::Graph, "Graph")
+                .on_hover_text("The tree as a picture: nodes and edges, top-down");
+        });
         ui.horizontal(|ui| {
             let label = ui.label("Search");
             ui.add(
@@ -122,6 +142,10 @@ impl View for SupervisionTree {
             return;
         }
         let needle = self.search.trim().to_lowercase();
+        if self.mode == TreeMode::Graph {
+            super::tree_graph::show(ui, world, zoom, &needle, commands);
+            return;
+        }
         let selected = world.resource::<Selection>().pid;
         let now = world.resource::<FrameClock>().now;
         let row_height = ui.spacing().interact_size.y + 2.0;

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bevy_ecs::prelude::*;
-use crashcourse_runtime::observe::EventKind;
+use crashcourse_runtime::observe::{EventKind, SignalOutcome};
 use crashcourse_runtime::{ExitReason, Kind, Pid, Status};
 
 use super::animation::{Flash, FlashKind};
@@ -15,8 +15,10 @@ use super::components::{
     TopSupervisors, ViewGeneration,
 };
 use super::link::RuntimeLink;
+use super::neighbourhood::{SeenSignal, SignalTrail};
 use super::observer::{MetricsSample, SnapshotDiff};
 use super::timeline::{Notable, Timeline, TimelineEntry};
+use super::tree_graph::{RecentRestarts, SeenRestart};
 
 /// At most this many events are ingested per frame; the rest wait for the next one.
 pub const EVENTS_PER_FRAME: usize = 20_000;
@@ -78,6 +80,15 @@ pub fn ingest_runtime_events(world: &mut World) {
                         "{child_label} restarted by {sup} after: {reason} (was {old}, now {new})"
                     ),
                 });
+                world.resource_mut::<RecentRestarts>().record(
+                    new,
+                    SeenRestart {
+                        supervisor: event.pid,
+                        old,
+                        reason: reason.clone(),
+                        seen: now,
+                    },
+                );
                 let order = entity_of(world, old)
                     .and_then(|e| world.get::<SiblingOrder>(e).copied())
                     .unwrap_or(SiblingOrder::of(old));
@@ -133,9 +144,58 @@ pub fn ingest_runtime_events(world: &mut World) {
                     text,
                 });
             }
+            EventKind::Signal {
+                from,
+                reason,
+                outcome,
+            } => on_signal(
+                world, event.seq, event.at, from, event.pid, reason, outcome, now,
+            ),
             _ => {}
         }
     }
+}
+
+/// An exit signal or `DOWN` reached `to`: the neighbourhood view animates it; one between two
+/// processes that is not `normal` or `shutdown` also goes to the timeline, saying what the
+/// receiver did (a kill or exit from the app is there already as the exit it causes).
+#[allow(clippy::too_many_arguments)]
+fn on_signal(
+    world: &mut World,
+    seq: u64,
+    at: std::time::Duration,
+    from: Pid,
+    to: Pid,
+    reason: ExitReason,
+    outcome: SignalOutcome,
+    now: Instant,
+) {
+    let signal = SeenSignal {
+        from,
+        to,
+        reason,
+        outcome,
+        seen: now,
+    };
+    if signal.reason.is_abnormal() && from != Pid::OUTSIDE && !leaked(world, to) {
+        let sender = label_of(world, from).unwrap_or_else(|| from.to_string());
+        let receiver = label_of(world, to).unwrap_or_else(|| to.to_string());
+        let what = match outcome {
+            SignalOutcome::Down => "DOWN",
+            _ => "exit signal",
+        };
+        world.resource_mut::<Timeline>().push(TimelineEntry {
+            seq,
+            at,
+            pid: to,
+            what: Notable::Signal,
+            text: format!(
+                "{what} from {sender} to {receiver} {to}: {}",
+                signal.describe()
+            ),
+        });
+    }
+    world.resource_mut::<SignalTrail>().push(signal);
 }
 
 fn entity_of(world: &World, pid: Pid) -> Option<Entity> {

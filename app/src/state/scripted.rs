@@ -19,6 +19,7 @@ use super::components::{
     SupervisorLoad, ViewGeneration,
 };
 use super::layout::{index_supervision_tree, layout_supervision_tree};
+use super::tree_graph::place_tree_graph;
 use super::Polling;
 
 /// What a scripted world claims to poll at (nothing polls it).
@@ -103,7 +104,14 @@ pub fn flash(world: &mut World, pid: u64, kind: FlashKind, ago: Duration) {
 /// [`TreeExpansion`](super::layout::TreeExpansion) changed).
 pub fn lay_out(world: &mut World) {
     let mut schedule = Schedule::default();
-    schedule.add_systems((index_supervision_tree, layout_supervision_tree).chain());
+    schedule.add_systems(
+        (
+            index_supervision_tree,
+            layout_supervision_tree,
+            place_tree_graph,
+        )
+            .chain(),
+    );
     schedule.run(world);
 }
 

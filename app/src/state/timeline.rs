@@ -1,5 +1,5 @@
 //! The timeline of notable runtime events: abnormal exits (chaos's marked as such), restarts,
-//! restart intensity exceeded, escalations. Bounded; the oldest entries go first.
+//! restart intensity exceeded, escalations, exit signals that are not `normal`. Bounded; the oldest entries go first.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -23,6 +23,9 @@ pub enum Notable {
     Escalation,
     /// Chaos killed the process (an exit with reason `killed` that chaos reported).
     ChaosKill,
+    /// An exit signal (or a monitor's `DOWN`) that is not `normal` reached a process; the
+    /// entry says what it did (died, trapped it, got the `DOWN`).
+    Signal,
 }
 
 /// One line of the timeline.

@@ -58,6 +58,26 @@ pub enum EventKind {
         cpu: Duration,
         finished: bool,
     },
+    /// An exit signal from `from` reached the event's pid (through a link, or sent with
+    /// `exit`), or a monitor's `DOWN` about `from` did; `outcome` is what the receiver did.
+    Signal {
+        from: Pid,
+        reason: ExitReason,
+        outcome: SignalOutcome,
+    },
+}
+
+/// What a process did with an exit signal or a monitor's `DOWN` (the [`EventKind::Signal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalOutcome {
+    /// It ends with the signal's reason (it does not trap exits, or the signal was `kill`).
+    Died,
+    /// It traps exits: the signal became an `Exit` message in its mailbox.
+    Trapped,
+    /// A `normal` exit signal to a process that does not trap exits: nothing happens.
+    Ignored,
+    /// A monitor fired: a `Down` message is in the watcher's mailbox.
+    Down,
 }
 
 /// One event, numbered in the order it was recorded.

@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use crate::mailbox::Msg;
-use crate::observe::events::EventKind;
+use crate::observe::events::{EventKind, SignalOutcome};
 use crate::panic_hook;
 use crate::process::record::ProcessInner;
 use crate::shared::Shared;
@@ -69,7 +69,16 @@ pub(crate) fn exit_cleanup(shared: &Shared, inner: &ProcessInner, reason: ExitRe
     for other in links {
         if let Some(o) = shared.table.get(other) {
             o.state.lock().links.remove(pid);
-            o.signal_exit(pid, reason.clone(), true);
+            if let Some(outcome) = o.signal_exit(pid, reason.clone(), true) {
+                shared.events.push(
+                    other,
+                    EventKind::Signal {
+                        from: pid,
+                        reason: reason.clone(),
+                        outcome,
+                    },
+                );
+            }
         }
     }
     if let Some(extra) = extra {
@@ -90,6 +99,15 @@ pub(crate) fn exit_cleanup(shared: &Shared, inner: &ProcessInner, reason: ExitRe
                     }));
                     w.msgs_in.fetch_add(1, Ordering::Relaxed);
                     st.wake();
+                    drop(st);
+                    shared.events.push(
+                        watcher,
+                        EventKind::Signal {
+                            from: pid,
+                            reason: reason.clone(),
+                            outcome: SignalOutcome::Down,
+                        },
+                    );
                 }
             }
         }

@@ -30,7 +30,16 @@ pub(crate) fn link(shared: &Shared, inner: &ProcessInner, other: Pid) {
         trace_link(shared, inner, other, true);
     } else {
         inner.state.lock().links.remove(other);
-        inner.signal_exit(other, ExitReason::NoProc, true);
+        if let Some(outcome) = inner.signal_exit(other, ExitReason::NoProc, true) {
+            shared.events.push(
+                inner.pid,
+                EventKind::Signal {
+                    from: other,
+                    reason: ExitReason::NoProc,
+                    outcome,
+                },
+            );
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use crate::mailbox::Msg;
-use crate::observe::events::EventKind;
+use crate::observe::events::{EventKind, SignalOutcome};
 use crate::process::record::ProcessInner;
 use crate::shared::Shared;
 use crate::{Down, ExitReason, MonitorRef, Pid};
@@ -31,11 +31,21 @@ pub(crate) fn monitor(shared: &Shared, watcher: &ProcessInner, target: Pid) -> M
         );
     } else {
         remove_monitor_entry(watcher, mref);
-        let _ = watcher.deliver(Msg::new(Down {
+        let delivered = watcher.deliver(Msg::new(Down {
             monitor: mref,
             pid: target,
             reason: ExitReason::NoProc,
         }));
+        if delivered.is_ok() {
+            shared.events.push(
+                watcher.pid,
+                EventKind::Signal {
+                    from: target,
+                    reason: ExitReason::NoProc,
+                    outcome: SignalOutcome::Down,
+                },
+            );
+        }
     }
     mref
 }

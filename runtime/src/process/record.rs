@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use crate::executor::PollSink;
 use crate::hash::IdMap;
 use crate::mailbox::{Mailbox, Msg};
+use crate::observe::events::SignalOutcome;
 use crate::pidset::PidSet;
 use crate::process::busy::BusyWindow;
 use crate::process::restart_info::{RestartInfo, SupervisorUse};
@@ -147,19 +148,31 @@ impl ProcessInner {
     /// - `normal` is ignored by a process that does not trap exits, unless it sent the signal
     ///   to itself with `exit` (then it ends, with reason `normal`);
     /// - any other reason ends it with that reason.
-    pub(crate) fn signal_exit(&self, from: Pid, reason: ExitReason, link: bool) {
+    ///
+    /// Returns what the process did with it (None: it was gone already), for the event stream.
+    pub(crate) fn signal_exit(
+        &self,
+        from: Pid,
+        reason: ExitReason,
+        link: bool,
+    ) -> Option<SignalOutcome> {
         let mut st = self.state.lock();
         if !st.alive {
-            return;
+            return None;
         }
         if reason == ExitReason::Kill && !link {
             st.set_pending_exit(ExitReason::Killed);
+            Some(SignalOutcome::Died)
         } else if st.trap_exit {
             st.mailbox.push(Msg::new(Exit { from, reason }));
             self.msgs_in.fetch_add(1, Ordering::Relaxed);
             st.wake();
+            Some(SignalOutcome::Trapped)
         } else if reason != ExitReason::Normal || (!link && from == self.pid) {
             st.set_pending_exit(reason);
+            Some(SignalOutcome::Died)
+        } else {
+            Some(SignalOutcome::Ignored)
         }
     }
 
