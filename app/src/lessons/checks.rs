@@ -127,7 +127,7 @@ pub fn matches(e: &EventCheck, kind: &EventKind, who: &Who) -> bool {
         EventKind::Exited { reason } => (EventName::Exited, Some(reason)),
         EventKind::Registered { .. } => (EventName::Registered, None),
         EventKind::Linked { .. } => (EventName::Linked, None),
-        EventKind::Unlinked { .. } => return false,
+        EventKind::Unlinked { .. } | EventKind::Signal { .. } => return false,
         EventKind::Monitor { .. } => (EventName::Monitor, None),
         EventKind::Restarted { reason, .. } => (EventName::Restarted, Some(reason)),
         EventKind::IntensityExceeded { .. } => (EventName::IntensityExceeded, None),
