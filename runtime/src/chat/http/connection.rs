@@ -171,8 +171,7 @@ impl Conn {
 
     /// Routes the request; `/api/slow` waits for the fixed pool's thread to do it.
     async fn answer(&self, head: &Head) -> Response {
-        let chat = &self.shared.chat;
-        match route(self.ctx.handle(), chat, &head.method, &head.target) {
+        match route(self.ctx.handle(), &self.shared, &head.method, &head.target) {
             Route::Respond(r) => r,
             Route::Slow(ms) => {
                 let (done, finished) = oneshot::channel();

@@ -7,7 +7,7 @@ use crate::chat::ChatShared;
 use crate::Handle;
 
 /// The metrics page in Prometheus text format.
-pub(crate) fn prometheus(h: &Handle, shared: &ChatShared) -> String {
+pub(crate) fn prometheus(h: &Handle, shared: &ChatShared, http_open: usize) -> String {
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
         let _ = writeln!(
@@ -62,6 +62,12 @@ pub(crate) fn prometheus(h: &Handle, shared: &ChatShared) -> String {
         };
         metric(name, kind, help, value as f64);
     }
+    metric(
+        "crashcourse_http_connections",
+        "gauge",
+        "HTTP connections open, one process each",
+        http_open as f64,
+    );
     let p = shared.pool.metrics();
     metric(
         "crashcourse_pool_size",

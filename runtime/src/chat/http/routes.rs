@@ -2,11 +2,13 @@
 //! `/metrics`, and `/api/slow?ms=N`, which is handed to the fixed thread pool. Unknown paths are
 //! 404; a known path with a method other than GET or HEAD is 405.
 
+use std::sync::atomic::Ordering;
+
 use crate::chat::frame::json_object;
 use crate::chat::http::prometheus::prometheus;
 use crate::chat::http::wire::{Body, Response};
 use crate::chat::metrics::ChatMetrics;
-use crate::chat::ChatShared;
+use crate::chat::http::shared::HttpShared;
 use crate::Handle;
 
 const INDEX_HTML: &str = include_str!("../../../../assets/index.html");
@@ -22,7 +24,8 @@ pub(crate) enum Route {
 }
 
 /// Routes one request.
-pub(crate) fn route(h: &Handle, shared: &ChatShared, method: &str, target: &str) -> Route {
+pub(crate) fn route(h: &Handle, http: &HttpShared, method: &str, target: &str) -> Route {
+    let shared = &*http.chat;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let known = matches!(
         path,
@@ -65,7 +68,7 @@ pub(crate) fn route(h: &Handle, shared: &ChatShared, method: &str, target: &str)
         ),
         "/metrics" => ok(
             "text/plain; version=0.0.4; charset=utf-8",
-            Body::Owned(prometheus(h, shared)),
+            Body::Owned(prometheus(h, shared, http.open.load(Ordering::Relaxed))),
         ),
         "/api/slow" => {
             let ms = query
