@@ -124,7 +124,10 @@ fn keep_alive_serves_several_requests_and_pipelined_ones_in_order_on_one_connect
         .collect();
     assert_eq!(statuses, ["200", "200", "404"], "{text}");
     // HEAD has the length of the body but not the body.
-    assert!(!text.contains("body {") && !text.contains("font-family"), "{text}");
+    assert!(
+        !text.contains("body {") && !text.contains("font-family"),
+        "{text}"
+    );
     assert!(text.ends_with("no such page: /nope\n"), "{text}");
 }
 
@@ -213,10 +216,9 @@ fn each_connection_is_a_process_of_kind_http_under_the_acceptor_and_slow_goes_to
     let local = idle.local_addr().expect("an address");
     let label = format!("http {local}");
     support::wait_until("the connection's process shows", || {
-        s.rt.handle()
-            .process_table()
-            .iter()
-            .any(|r| r.label.as_deref() == Some(&label) && r.kind == Kind::Http && r.parent == Some(acceptor))
+        s.rt.handle().process_table().iter().any(|r| {
+            r.label.as_deref() == Some(&label) && r.kind == Kind::Http && r.parent == Some(acceptor)
+        })
     });
     // Two slow requests on a pool of one thread: the second waits for the first.
     let t0 = Instant::now();
@@ -229,7 +231,11 @@ fn each_connection_is_a_process_of_kind_http_under_the_acceptor_and_slow_goes_to
     for t in slow {
         assert_eq!(t.join().expect("the request").0, 200);
     }
-    assert!(t0.elapsed() >= Duration::from_millis(600), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        t0.elapsed()
+    );
     // Closing the connection ends its process.
     idle.write_all(b"GET /api/health HTTP/1.1\r\nConnection: close\r\n\r\n")
         .expect("write");
@@ -262,7 +268,8 @@ fn killing_a_connection_leaves_the_others_and_killing_the_pool_restarts_http() {
     let acceptor = h.whereis("http").expect("http");
     assert!(h.kill(conn.expect("found")).is_ok());
     let mut rest = Vec::new();
-    c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let _ = c.read_to_end(&mut rest);
     assert_eq!(s.http("GET", "/api/health").0, 200);
     assert_eq!(h.whereis("http"), Some(acceptor), "the acceptor lives on");

@@ -46,7 +46,11 @@ fn timed_get(addr: SocketAddr, path: &str, limit: Duration) -> (u16, String, Dur
     let t0 = Instant::now();
     let mut s = TcpStream::connect_timeout(&addr, limit).expect("connect within the limit");
     s.set_read_timeout(Some(limit)).expect("a read timeout");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("an answer within the limit");
     let text = String::from_utf8_lossy(&raw).to_string();
@@ -55,7 +59,10 @@ fn timed_get(addr: SocketAddr, path: &str, limit: Duration) -> (u16, String, Dur
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body, t0.elapsed())
 }
 
@@ -93,11 +100,22 @@ fn thousands_of_unfinished_heads_cost_no_threads_and_are_closed_after_the_header
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    assert!(n <= 18_000, "stay below the 20,000 descriptors of this process");
+    assert!(
+        n <= 18_000,
+        "stay below the 20,000 descriptors of this process"
+    );
     let dir = tempfile::tempdir().expect("a temporary directory");
     let timeout = format!("{}s", HEADER_TIMEOUT.as_secs());
     let mut child = Command::new(env!("CARGO_BIN_EXE_crashcourse"))
-        .args(["serve", "--http-port", "0", "--ws-port", "0", "--http-header-timeout", &timeout])
+        .args([
+            "serve",
+            "--http-port",
+            "0",
+            "--ws-port",
+            "0",
+            "--http-header-timeout",
+            &timeout,
+        ])
         .arg("--db")
         .arg(dir.path().join("chat.db"))
         .stdout(Stdio::piped())
@@ -108,14 +126,19 @@ fn thousands_of_unfinished_heads_cost_no_threads_and_are_closed_after_the_header
     let server = Serve(child);
     let pid = server.0.id();
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("the ready line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the ready line");
     let addr: SocketAddr = line
         .split_whitespace()
         .nth(1)
         .and_then(|u| u.strip_prefix("http://"))
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("no HTTP address in {line:?}"));
-    assert_eq!(timed_get(addr, "/api/health", Duration::from_secs(10)).0, 200);
+    assert_eq!(
+        timed_get(addr, "/api/health", Duration::from_secs(10)).0,
+        200
+    );
     let (threads_before, rss_before) = threads_and_rss(pid);
 
     // Open them all, from several threads (each connect may wait on the listen backlog).
@@ -140,7 +163,10 @@ fn thousands_of_unfinished_heads_cost_no_threads_and_are_closed_after_the_header
     eprintln!("{n} connections opened in {opened_in:?}");
     let deadline = Instant::now() + Duration::from_secs(15);
     while open_http_connections(addr) < n as u64 {
-        assert!(Instant::now() < deadline, "the server never held all {n} connections");
+        assert!(
+            Instant::now() < deadline,
+            "the server never held all {n} connections"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
@@ -180,8 +206,11 @@ fn thousands_of_unfinished_heads_cost_no_threads_and_are_closed_after_the_header
     let mut answered_408 = 0;
     for (i, (c, opened)) in conns.iter_mut().enumerate() {
         let by = *opened + HEADER_TIMEOUT + Duration::from_secs(10);
-        c.set_read_timeout(Some(by.saturating_duration_since(Instant::now()).max(Duration::from_millis(100))))
-            .expect("a read timeout");
+        c.set_read_timeout(Some(
+            by.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100)),
+        ))
+        .expect("a read timeout");
         let mut got = Vec::new();
         match c.read_to_end(&mut got) {
             Ok(_) => {}
@@ -201,8 +230,14 @@ fn thousands_of_unfinished_heads_cost_no_threads_and_are_closed_after_the_header
     drop(conns);
     let deadline = Instant::now() + Duration::from_secs(10);
     while open_http_connections(addr) > 0 {
-        assert!(Instant::now() < deadline, "connection processes outlived their connections");
+        assert!(
+            Instant::now() < deadline,
+            "connection processes outlived their connections"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(timed_get(addr, "/api/health", Duration::from_secs(1)).0, 200);
+    assert_eq!(
+        timed_get(addr, "/api/health", Duration::from_secs(1)).0,
+        200
+    );
 }

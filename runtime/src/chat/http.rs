@@ -52,6 +52,9 @@ pub(crate) fn child_spec(shared: Arc<ChatShared>, listener: TcpListener) -> Chil
     .shutdown(Shutdown::Timeout(Duration::from_secs(5)))
 }
 
+/// Connections accepted in a row before the acceptor yields its worker thread.
+const ACCEPTS_PER_YIELD: u64 = 32;
+
 /// What wakes the acceptor.
 enum Event {
     Accepted(std::io::Result<(Async<std::net::TcpStream>, std::net::SocketAddr)>),
@@ -71,6 +74,7 @@ async fn run(ctx: Ctx, chat: Arc<ChatShared>, listener: Arc<Async<TcpListener>>)
         Err(e) => return ExitReason::custom(format!("could not start the thread pool: {e}")),
     };
     let h = ctx.handle().clone();
+    let mut accepted: u64 = 0;
     loop {
         let event = futures_lite::future::or(
             async { Event::Mailbox(ctx.recv_or_system().await) },
@@ -100,6 +104,11 @@ async fn run(ctx: Ctx, chat: Arc<ChatShared>, listener: Arc<Async<TcpListener>>)
                 let http = http.clone();
                 // Refused only while the runtime shuts down: the stream is dropped (closed).
                 let _ = h.spawn_with(opts, move |c| connection::run(c, http, stream, peer));
+                accepted += 1;
+                if accepted % ACCEPTS_PER_YIELD == 0 {
+                    // A burst of connections is always ready: let the worker run others.
+                    futures_lite::future::yield_now().await;
+                }
             }
             Event::Accepted(Err(e)) => {
                 // Out of file descriptors (this process's or the system's) or a connection

@@ -98,7 +98,8 @@ impl Conn {
     async fn serve(&mut self) {
         let accepted = Instant::now();
         let config = &self.shared.chat.config;
-        let (header_timeout, keepalive) = (config.http_header_timeout, config.http_keepalive_timeout);
+        let (header_timeout, keepalive) =
+            (config.http_header_timeout, config.http_keepalive_timeout);
         let (max_header, max_body) = (config.http_max_header, config.http_max_body);
         let mut first = true;
         loop {
@@ -107,7 +108,13 @@ impl Conn {
             } else {
                 if self.buf.is_empty() {
                     let readable = self.stream.readable();
-                    match answering(&self.ctx, self.render(Phase::Idle), with_timeout(keepalive, readable)).await {
+                    match answering(
+                        &self.ctx,
+                        self.render(Phase::Idle),
+                        with_timeout(keepalive, readable),
+                    )
+                    .await
+                    {
                         Some(Ok(())) => {}
                         // Idle past the keep-alive timeout, or gone: close quietly.
                         _ => return,
@@ -127,7 +134,10 @@ impl Conn {
                     }
                     Parsed::Partial => {}
                 }
-                match self.read_more(Phase::Head, head_deadline, max_header + 1).await {
+                match self
+                    .read_more(Phase::Head, head_deadline, max_header + 1)
+                    .await
+                {
                     Read::Data => {}
                     Read::Closed => return,
                     Read::TimedOut => return self.timed_out().await,
@@ -141,7 +151,11 @@ impl Conn {
                     return self.refuse(413, "the request body is too large\n").await
                 }
                 BodyLength::Fixed(_) | BodyLength::Chunked => {
-                    if head.expect_continue && !self.write(b"HTTP/1.1 100 Continue\r\n\r\n", body_deadline).await {
+                    if head.expect_continue
+                        && !self
+                            .write(b"HTTP/1.1 100 Continue\r\n\r\n", body_deadline)
+                            .await
+                    {
                         return;
                     }
                     let skipped = match head.body {
@@ -214,7 +228,9 @@ impl Conn {
     async fn skip_fixed(&mut self, n: u64, deadline: Instant) -> Result<(), Option<Answer>> {
         let mut left = n;
         loop {
-            let take = usize::try_from(left).unwrap_or(usize::MAX).min(self.buf.len());
+            let take = usize::try_from(left)
+                .unwrap_or(usize::MAX)
+                .min(self.buf.len());
             self.buf.drain(..take);
             left -= take as u64;
             if left == 0 {
@@ -237,7 +253,9 @@ impl Conn {
         let mut trailers = false;
         loop {
             if in_chunk > 0 {
-                let take = usize::try_from(in_chunk).unwrap_or(usize::MAX).min(self.buf.len());
+                let take = usize::try_from(in_chunk)
+                    .unwrap_or(usize::MAX)
+                    .min(self.buf.len());
                 self.buf.drain(..take);
                 in_chunk -= take as u64;
             }
@@ -269,7 +287,9 @@ impl Conn {
                     return Err(Some(Answer::Refuse(413, "the request body is too large\n")));
                 }
                 in_chunk = size + 2;
-                let take = usize::try_from(in_chunk).unwrap_or(usize::MAX).min(self.buf.len());
+                let take = usize::try_from(in_chunk)
+                    .unwrap_or(usize::MAX)
+                    .min(self.buf.len());
                 self.buf.drain(..take);
                 in_chunk -= take as u64;
             }
@@ -286,15 +306,20 @@ impl Conn {
         let left = deadline.saturating_duration_since(Instant::now());
         let mut stream = &self.stream;
         let write = async { stream.write_all(bytes).await.is_ok() };
-        answering(&self.ctx, self.render(Phase::Writing), with_timeout(left, write))
-            .await
-            .unwrap_or(false)
+        answering(
+            &self.ctx,
+            self.render(Phase::Writing),
+            with_timeout(left, write),
+        )
+        .await
+        .unwrap_or(false)
     }
 
     /// The request head or body did not arrive in time: 408, then close.
     async fn timed_out(&mut self) {
         HttpShared::count(&self.shared.timed_out);
-        let bytes = Response::text(408, "the request did not arrive in time\n").encode(true, false, false);
+        let bytes =
+            Response::text(408, "the request did not arrive in time\n").encode(true, false, false);
         self.write(&bytes, Instant::now() + TIMEOUT_ANSWER).await;
     }
 

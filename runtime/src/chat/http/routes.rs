@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 
 use crate::chat::frame::json_object;
 use crate::chat::http::prometheus::prometheus;
+use crate::chat::http::shared::HttpShared;
 use crate::chat::http::wire::{Body, Response};
 use crate::chat::metrics::ChatMetrics;
-use crate::chat::http::shared::HttpShared;
 use crate::Handle;
 
 const INDEX_HTML: &str = include_str!("../../../../assets/index.html");

@@ -149,7 +149,11 @@ mod tests {
             assert_eq!(futures_lite::future::block_on(rx), Ok(()));
         }
         // Four 100 ms requests on two threads take two rounds.
-        assert!(t0.elapsed() >= Duration::from_millis(200), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() >= Duration::from_millis(200),
+            "{:?}",
+            t0.elapsed()
+        );
         pool.stop();
         let (tx, rx) = oneshot::channel();
         assert!(pool.submit(Job { ms: 1, done: tx }).is_err());

@@ -47,7 +47,9 @@ pub(crate) fn parse(buf: &[u8]) -> Parsed {
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Ok(httparse::Status::Complete(len)) => len,
         Err(httparse::Error::TooManyHeaders) => return Parsed::TooManyHeaders,
-        Err(httparse::Error::Version) => return Parsed::Bad("only HTTP/1.0 and HTTP/1.1 are served"),
+        Err(httparse::Error::Version) => {
+            return Parsed::Bad("only HTTP/1.0 and HTTP/1.1 are served")
+        }
         Err(_) => return Parsed::Bad("a malformed request head"),
     };
     let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
@@ -146,7 +148,11 @@ impl Response {
 
     /// A plain-text response.
     pub(crate) fn text(status: u16, body: impl Into<String>) -> Response {
-        Response::new(status, "text/plain; charset=utf-8", Body::Owned(body.into()))
+        Response::new(
+            status,
+            "text/plain; charset=utf-8",
+            Body::Owned(body.into()),
+        )
     }
 
     /// Status line, headers and (unless `head_only`, for HEAD) the body, in one buffer.
@@ -213,7 +219,10 @@ mod tests {
     fn heads_are_framed_and_keep_alive_follows_the_version() {
         assert_eq!(parse(b"GET / HTTP/1.1\r\nHost: x\r\n"), Parsed::Partial);
         let h = done("GET /api/health?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert_eq!((h.method.as_str(), h.target.as_str()), ("GET", "/api/health?x=1"));
+        assert_eq!(
+            (h.method.as_str(), h.target.as_str()),
+            ("GET", "/api/health?x=1")
+        );
         assert!(h.http11 && h.keep_alive);
         assert_eq!(h.body, BodyLength::None);
         assert!(!done("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").keep_alive);
@@ -229,7 +238,10 @@ mod tests {
     #[test]
     fn heads_that_cannot_be_framed_safely_are_refused() {
         assert!(matches!(parse(b"GET / HTTP/2.0\r\n\r\n"), Parsed::Bad(_)));
-        assert!(matches!(parse(b"\x01\x02 nonsense\r\n\r\n"), Parsed::Bad(_)));
+        assert!(matches!(
+            parse(b"\x01\x02 nonsense\r\n\r\n"),
+            Parsed::Bad(_)
+        ));
         let smuggle = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert!(matches!(parse(smuggle), Parsed::Bad(_)));
         let twice = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
