@@ -201,17 +201,13 @@ fn a_head_over_the_cap_gets_431_and_a_body_over_the_cap_413() {
 #[test]
 fn each_connection_is_a_process_of_kind_http_under_the_acceptor_and_slow_goes_to_the_pool() {
     let s = Server::start_with(|c| c.http_threads = 1);
-    let table = s.rt.handle().process_table();
-    let acceptor = table
-        .iter()
-        .find(|r| r.name.as_deref() == Some("http"))
-        .expect("the http acceptor")
-        .pid;
-    let pool = table
-        .iter()
-        .find(|r| r.label.as_deref() == Some("http thread pool (typical stack)"))
-        .expect("the thread pool's process");
-    assert_eq!((pool.kind, pool.parent), (Kind::Http, Some(acceptor)));
+    let acceptor = s.rt.handle().whereis("http").expect("the http acceptor");
+    support::wait_until("the thread pool's process shows under the acceptor", || {
+        s.rt.handle().process_table().iter().any(|r| {
+            r.label.as_deref() == Some("http thread pool (typical stack)")
+                && (r.kind, r.parent) == (Kind::Http, Some(acceptor))
+        })
+    });
     let mut idle = TcpStream::connect(s.endpoint.http_addr()).expect("connect");
     let local = idle.local_addr().expect("an address");
     let label = format!("http {local}");
