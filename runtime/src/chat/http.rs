@@ -105,7 +105,7 @@ async fn run(ctx: Ctx, chat: Arc<ChatShared>, listener: Arc<Async<TcpListener>>)
                 // Refused only while the runtime shuts down: the stream is dropped (closed).
                 let _ = h.spawn_with(opts, move |c| connection::run(c, http, stream, peer));
                 accepted += 1;
-                if accepted % ACCEPTS_PER_YIELD == 0 {
+                if accepted.is_multiple_of(ACCEPTS_PER_YIELD) {
                     // A burst of connections is always ready: let the worker run others.
                     futures_lite::future::yield_now().await;
                 }
