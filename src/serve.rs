@@ -34,9 +34,16 @@ pub struct ServeArgs {
     /// WebSocket port (0: any free port).
     #[arg(long, default_value_t = 4001)]
     ws_port: u16,
-    /// HTTP handler threads.
+    /// Threads of the fixed pool behind /api/slow (the "typical stack" the thread-pool lesson
+    /// compares with processes; every other request is served by a process per connection).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     http_threads: u16,
+    /// Time an HTTP client has to send a request's head (then its body); past it: 408, closed.
+    #[arg(long, default_value = "10s", value_parser = args::positive_duration)]
+    http_header_timeout: Duration,
+    /// Time an idle HTTP keep-alive connection waits for its next request.
+    #[arg(long, default_value = "60s", value_parser = args::positive_duration)]
+    http_keepalive_timeout: Duration,
     /// SQLite database file (default: the platform's data directory).
     #[arg(long)]
     db: Option<PathBuf>,
@@ -101,6 +108,8 @@ impl ServeArgs {
         c.http_port = self.http_port;
         c.ws_port = self.ws_port;
         c.http_threads = self.http_threads.into();
+        c.http_header_timeout = self.http_header_timeout;
+        c.http_keepalive_timeout = self.http_keepalive_timeout;
         c.pool.pool_size = self.pool_size.into();
         c.pool.queue_target = self.queue_target;
         c.pool.queue_interval = self.queue_interval;

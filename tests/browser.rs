@@ -1,7 +1,9 @@
 //! The chat page in headless Chromium: load it, join a room, exchange a message with a second
 //! client (the phoenix client in Node), and see it rendered as text; then see the connection
 //! badge follow a killed socket (reconnecting, rejoined) and a crashed channel (rejoining,
-//! rejoined). Leaves a screenshot at `target/chat-page.png`.
+//! rejoined); then, in a 400×700 window (a phone), no horizontal scroll, the message box in view
+//! and the people here above the messages. Leaves screenshots at `target/chat-page.png` and
+//! `target/chat-page-400x700.png`.
 //!
 //! Needs Debian's `chromium` and the npm packages of `tests/js` (`./scripts/test` installs both).
 //! Fails, never skips, when either is missing.

@@ -8,7 +8,7 @@
 //! ├── db pool       the SQLite pool (its own supervisor and connection processes)
 //! ├── rooms         dynamic supervisor: one room process per `room:<name>` (history, sequencing)
 //! ├── sockets       dynamic supervisor: one socket process per connection, one channel per join
-//! ├── http          tiny_http with a fixed pool of handler threads
+//! ├── http          accepts HTTP; one process per connection, and the fixed thread pool of /api/slow
 //! └── ws listener   accepts WebSocket connections and starts their sockets
 //! ```
 //!

@@ -103,6 +103,31 @@ try {
   await page.waitForFunction(() => [...document.querySelectorAll("#messages li .body")].some((b) => b.textContent === "still here"));
 
   if (screenshot) await page.screenshot({ path: screenshot });
+
+  // A phone-sized window: no horizontal scroll, the message box in view, the people here shown
+  // above the messages.
+  await page.setViewportSize({ width: 400, height: 700 });
+  const small = await page.evaluate(() => {
+    const r = (id) => document.getElementById(id).getBoundingClientRect();
+    return {
+      scrollWidth: document.documentElement.scrollWidth,
+      bodyScrollWidth: document.body.scrollWidth,
+      width: window.innerWidth,
+      height: window.innerHeight,
+      input: r("body"),
+      send: r("send"),
+      presence: r("presence"),
+      messages: r("messages"),
+    };
+  });
+  const inView = (b) => b.top >= 0 && b.left >= 0 && b.bottom <= small.height && b.right <= small.width;
+  if (small.scrollWidth > small.width || small.bodyScrollWidth > small.width)
+    fail("horizontal scroll at 400x700: " + JSON.stringify(small));
+  if (!inView(small.input) || !inView(small.send)) fail("the message box is out of view at 400x700: " + JSON.stringify(small));
+  if (!(small.presence.bottom <= small.messages.top) || !inView(small.presence))
+    fail("the people here are not shown above the messages at 400x700: " + JSON.stringify(small));
+  if (screenshot) await page.screenshot({ path: screenshot.replace(/\.png$/, "") + "-400x700.png" });
+  console.log("STEP at 400x700: no horizontal scroll, the message box in view");
   if (errors.length) fail("page errors: " + errors.join("; "));
   console.log("PASS");
 } catch (e) {

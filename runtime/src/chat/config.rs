@@ -15,8 +15,17 @@ pub struct ChatConfig {
     pub http_port: u16,
     /// WebSocket port (0: any free port).
     pub ws_port: u16,
-    /// Threads that handle HTTP requests (the "typical stack" thread pool).
+    /// Threads of the fixed pool that serves `/api/slow` (the "typical stack" thread pool).
     pub http_threads: usize,
+    /// How long an HTTP client has to send a request's head (and then its body); past it the
+    /// connection is answered 408 and closed.
+    pub http_header_timeout: Duration,
+    /// How long an HTTP keep-alive connection may wait for its next request.
+    pub http_keepalive_timeout: Duration,
+    /// Largest HTTP request head (request line and headers); larger is answered 431.
+    pub http_max_header: usize,
+    /// Largest HTTP request body; larger is answered 413.
+    pub http_max_body: usize,
     pub pool: PoolConfig,
     /// Largest text frame accepted; larger closes the socket with 1009.
     pub max_frame: usize,
@@ -51,6 +60,10 @@ impl ChatConfig {
             http_port: 4000,
             ws_port: 4001,
             http_threads: 4,
+            http_header_timeout: Duration::from_secs(10),
+            http_keepalive_timeout: Duration::from_secs(60),
+            http_max_header: 16 * 1024,
+            http_max_body: 64 * 1024,
             pool: PoolConfig::new(db),
             max_frame: 64 * 1024,
             rate_limit: 100,
