@@ -1,4 +1,4 @@
-//! Lessons 1 and 3 walked completely in the real app (its own runtime, temporary database and
+//! Lessons 1 to 4 walked completely in the real app (its own runtime, temporary database and
 //! free ports), pressing each step's buttons as a learner would; before each step's action its
 //! check must not hold, so no check is one that cannot fail. Also: progress survives a restart.
 
@@ -87,11 +87,27 @@ fn shows_containing(h: &AppHarness, text: &str) -> bool {
 
 /// A Phoenix V2 client joined to `room:lobby` (as the chat page would be).
 fn join_lobby(h: &AppHarness, join_ref: u32) -> Client {
+    join_room(h, "lobby", join_ref)
+}
+
+/// A Phoenix V2 client joined to `room:<room>` (as the chat page on `?room=` would be).
+fn join_room(h: &AppHarness, room: &str, join_ref: u32) -> Client {
     let addr = h.state().chat_ws_addr().expect("the chat server runs");
     let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0");
     let (mut socket, _) = tungstenite::connect(url).expect("the WebSocket handshake");
-    rejoin(&mut socket, join_ref);
     socket
+        .send(Message::text(format!(
+            r#"["{join_ref}","{join_ref}","room:{room}","phx_join",{{"nick":"ada"}}]"#
+        )))
+        .expect("the join is sent");
+    socket
+}
+
+/// Opens lesson `title` from the list.
+fn open_lesson(h: &mut AppHarness, title: &str) {
+    step_until(h, "the lesson list shows", |h| shows_containing(h, title));
+    click(h, title);
+    step_until(h, "the lesson is open", |h| h.state().lessons().open.is_some());
 }
 
 /// Joins `room:lobby` again on the same socket, as the phoenix client does after an error.
@@ -244,6 +260,54 @@ fn lesson_3_walks_through_with_a_websocket_client_as_the_browser() {
             click(h, "Send exit :kill to a channel");
         }
         _ => {}
+    });
+}
+
+#[test]
+fn lesson_2_walks_through_with_websocket_clients_as_tabs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = app(&dir.path().join("chat.db"));
+    open_lesson(&mut h, "2. Connect a browser");
+    let mut tabs: Vec<Client> = Vec::new();
+    walk(&mut h, |h, step| match step {
+        // Each "open the chat page" is a tab that joins; the third one on `?room=kitchen`.
+        "first-tab" | "second-tab" => tabs.push(join_lobby(h, 1)),
+        "other-room" => tabs.push(join_room(h, "kitchen", 1)),
+        // Closing a tab closes its WebSocket.
+        "close" => {
+            let mut tab = tabs.pop().expect("tabs were opened");
+            tab.close(None).expect("the close is sent");
+            // Drive the close handshake so the socket really goes.
+            for _ in 0..20 {
+                if tab.read().is_err() {
+                    break;
+                }
+            }
+        }
+        _ => {}
+    });
+}
+
+#[test]
+fn lesson_4_walks_through_killing_band_members() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = app(&dir.path().join("chat.db"));
+    open_lesson(&mut h, "4. Supervision strategies");
+    walk(&mut h, |h, step| {
+        if step == "intensity" {
+            // The learner kills the drummer again each time it is back, until the band gives
+            // up (bounded: 100 presses, about 10 s).
+            for _ in 0..100 {
+                if phase(h) == Some(StepPhase::Held) {
+                    break;
+                }
+                click(h, "Kill the drummer");
+                for _ in 0..10 {
+                    h.step();
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
     });
 }
 
