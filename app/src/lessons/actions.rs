@@ -224,8 +224,8 @@ fn post_once(addr: std::net::SocketAddr, room: &str, text: &str) -> Result<(), S
     let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0");
     let (mut ws, _) = tungstenite::client(url, stream).map_err(|e| e.to_string())?;
     let topic = serde_json::to_string(&format!("room:{room}")).map_err(|e| e.to_string())?;
-    let body = serde_json::to_string(&serde_json::json!({ "body": text }))
-        .map_err(|e| e.to_string())?;
+    let body =
+        serde_json::to_string(&serde_json::json!({ "body": text })).map_err(|e| e.to_string())?;
     ws.send(Message::text(format!(
         r#"["1","1",{topic},"phx_join",{{"nick":"lesson"}}]"#
     )))
