@@ -352,7 +352,6 @@ fn lesson_6_walks_through() {
 }
 
 #[test]
-#[ignore = "the slow-queries step never reaches slow mode here in 90 s (20 connections for 20 users: the queue may never build); under investigation"]
 fn lesson_7_walks_through() {
     walk_by_buttons("7. The database is the bottleneck");
 }
