@@ -1,4 +1,4 @@
-//! Lessons 1 and 3 walked completely in the real app (its own runtime, temporary database and
+//! Lessons 1 to 9 walked completely in the real app (its own runtime, temporary database and
 //! free ports), pressing each step's buttons as a learner would; before each step's action its
 //! check must not hold, so no check is one that cannot fail. Also: progress survives a restart.
 
@@ -87,11 +87,34 @@ fn shows_containing(h: &AppHarness, text: &str) -> bool {
 
 /// A Phoenix V2 client joined to `room:lobby` (as the chat page would be).
 fn join_lobby(h: &AppHarness, join_ref: u32) -> Client {
+    join_room(h, "lobby", join_ref)
+}
+
+/// A Phoenix V2 client joined to `room:<room>` (as the chat page on `?room=` would be).
+fn join_room(h: &AppHarness, room: &str, join_ref: u32) -> Client {
     let addr = h.state().chat_ws_addr().expect("the chat server runs");
     let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0");
     let (mut socket, _) = tungstenite::connect(url).expect("the WebSocket handshake");
-    rejoin(&mut socket, join_ref);
     socket
+        .send(Message::text(format!(
+            r#"["{join_ref}","{join_ref}","room:{room}","phx_join",{{"nick":"ada"}}]"#
+        )))
+        .expect("the join is sent");
+    socket
+}
+
+/// Opens lesson `title` from the list.
+fn open_lesson(h: &mut AppHarness, title: &str) {
+    step_until(h, "the lesson list shows", |h| shows_containing(h, title));
+    // The later lessons sit below the fold of the list: scroll to them first, as a learner.
+    h.get_by_label(title).scroll_to_me();
+    for _ in 0..5 {
+        h.step();
+    }
+    click(h, title);
+    step_until(h, "the lesson is open", |h| {
+        h.state().lessons().open.is_some()
+    });
 }
 
 /// Joins `room:lobby` again on the same socket, as the phoenix client does after an error.
@@ -245,6 +268,139 @@ fn lesson_3_walks_through_with_a_websocket_client_as_the_browser() {
         }
         _ => {}
     });
+}
+
+#[test]
+fn lesson_2_walks_through_with_websocket_clients_as_tabs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = app(&dir.path().join("chat.db"));
+    open_lesson(&mut h, "2. Connect a browser");
+    let mut tabs: Vec<Client> = Vec::new();
+    walk(&mut h, |h, step| match step {
+        // Each "open the chat page" is a tab that joins; the third one on `?room=kitchen`.
+        "first-tab" | "second-tab" => tabs.push(join_lobby(h, 1)),
+        "other-room" => tabs.push(join_room(h, "kitchen", 1)),
+        // Closing a tab closes its WebSocket.
+        "close" => {
+            let mut tab = tabs.pop().expect("tabs were opened");
+            tab.close(None).expect("the close is sent");
+            // Drive the close handshake so the socket really goes.
+            for _ in 0..20 {
+                if tab.read().is_err() {
+                    break;
+                }
+            }
+        }
+        _ => {}
+    });
+}
+
+#[test]
+fn lesson_4_walks_through_killing_band_members() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = app(&dir.path().join("chat.db"));
+    open_lesson(&mut h, "4. Supervision strategies");
+    walk(&mut h, |h, step| {
+        if step == "intensity" {
+            // The learner kills the drummer again each time it is back, until the band gives
+            // up (bounded: 100 presses, about 10 s).
+            for _ in 0..100 {
+                if phase(h) == Some(StepPhase::Held) {
+                    break;
+                }
+                click(h, "Kill the drummer");
+                for _ in 0..10 {
+                    h.step();
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn lesson_5_walks_through_a_broadcast_to_a_full_room() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = app(&dir.path().join("chat.db"));
+    open_lesson(&mut h, "5. Channels and PubSub");
+    let mut tab: Option<Client> = None;
+    walk(&mut h, |h, step| {
+        if step == "from-browser" {
+            // The page the button opened joins the stadium and posts once.
+            let mut socket = join_room(h, "stadium", 1);
+            socket
+                .send(Message::text(
+                    r#"["1","2","room:stadium","new_msg",{"body":"hi from the tab"}]"#,
+                ))
+                .expect("the post is sent");
+            tab = Some(socket);
+        }
+    });
+}
+
+/// Lessons whose every step is a button or a quiz: walked without anything outside the app.
+fn walk_by_buttons(title: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = app(&dir.path().join("chat.db"));
+    open_lesson(&mut h, title);
+    walk(&mut h, |_, _| {});
+}
+
+#[test]
+fn lesson_6_walks_through() {
+    walk_by_buttons("6. Thread pool vs processes");
+}
+
+#[test]
+fn lesson_7_walks_through() {
+    walk_by_buttons("7. The database is the bottleneck");
+}
+
+#[test]
+fn lesson_8_walks_through() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = app(&dir.path().join("chat.db"));
+    open_lesson(&mut h, "8. Load testing");
+    walk(&mut h, |h, step| {
+        // The generator runs one plan at a time: a learner faster than the 10 s smoke test
+        // is told so, waits for it to end and presses the ramp again.
+        // The closed test stops before the open one can start: a learner who pressed both
+        // at once presses the start again.
+        let again = match step {
+            "ramp" => Some(("Ramp to 1,000 users", 10.0)),
+            "open" => Some(("Start an open test (200 messages/s)", 99.0)),
+            _ => None,
+        };
+        if let Some((button, before)) = again {
+            // At most 60 presses, one every ~0.5 s, until more users than before connect
+            // (or none are left of the earlier run, and this one starts).
+            let mut seen_empty = false;
+            for _ in 0..60 {
+                let clients = h
+                    .state()
+                    .lessons()
+                    .metric(h.state().world(), "load.clients")
+                    .unwrap_or(0.0);
+                seen_empty |= clients < 1.0;
+                if phase(h) == Some(StepPhase::Held)
+                    || clients > before
+                    || (seen_empty && clients >= 1.0)
+                {
+                    break;
+                }
+                click(h, button);
+                for _ in 0..25 {
+                    h.step();
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn lesson_9_walks_through() {
+    walk_by_buttons("9. Production signals");
 }
 
 #[test]

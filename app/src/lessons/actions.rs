@@ -185,10 +185,71 @@ pub fn perform(op: &Op, world: &World, owned: &mut Owned) -> Result<Effect, Acti
             .map_err(|e| e.to_string())?;
             Ok(Effect::None)
         }
-        Op::Broadcast { .. } | Op::Console { .. } => {
-            Err(format!("{} is not available in this build", op_name(op)))
+        Op::Broadcast { room, text } => {
+            let addr = world
+                .get_resource::<ChatServer>()
+                .and_then(|c| c.ws_addr)
+                .ok_or("the chat server is not running")?;
+            broadcast(addr, room.clone(), text.clone());
+            Ok(Effect::None)
+        }
+        Op::Console { .. } => Err(format!("{} is not available in this build", op_name(op))),
+    }
+}
+
+/// Posts `text` into `room` as a browser would: a Phoenix V2 WebSocket client joins the room,
+/// posts once, waits for the reply and leaves. It runs on a thread of its own (bounded by a 5 s
+/// timeout on every read) so the window never waits on the network.
+fn broadcast(addr: std::net::SocketAddr, room: String, text: String) {
+    let spawned = std::thread::Builder::new()
+        .name("lesson-broadcast".into())
+        .spawn(move || {
+            if let Err(e) = post_once(addr, &room, &text) {
+                eprintln!("crashcourse: the lesson's broadcast into {room} failed: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("crashcourse: could not start the lesson's broadcast: {e}");
+    }
+}
+
+/// The client behind [`broadcast`]: join, post, wait for the post's reply, close.
+fn post_once(addr: std::net::SocketAddr, room: &str, text: &str) -> Result<(), String> {
+    use tungstenite::Message;
+    let stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let url = format!("ws://{addr}/socket/websocket?vsn=2.0.0");
+    let (mut ws, _) = tungstenite::client(url, stream).map_err(|e| e.to_string())?;
+    let topic = serde_json::to_string(&format!("room:{room}")).map_err(|e| e.to_string())?;
+    let body =
+        serde_json::to_string(&serde_json::json!({ "body": text })).map_err(|e| e.to_string())?;
+    ws.send(Message::text(format!(
+        r#"["1","1",{topic},"phx_join",{{"nick":"lesson"}}]"#
+    )))
+    .map_err(|e| e.to_string())?;
+    ws.send(Message::text(format!(
+        r#"["1","2",{topic},"new_msg",{body}]"#
+    )))
+    .map_err(|e| e.to_string())?;
+    // Wait (at most 50 frames, each read bounded by the timeout) for the post's reply.
+    for _ in 0..50 {
+        let frame = ws.read().map_err(|e| e.to_string())?;
+        if let Message::Text(t) = frame {
+            if t.starts_with(r#"["1","2""#) {
+                let _ = ws.close(None);
+                return if t.contains(r#""status":"ok""#) {
+                    Ok(())
+                } else {
+                    Err(format!("the server answered {t}"))
+                };
+            }
         }
     }
+    let _ = ws.close(None);
+    Err("no reply to the post".into())
 }
 
 /// The chat server's pool, while it runs.
