@@ -300,3 +300,9 @@ $("send-form").addEventListener("submit", (ev) => {
     else showError("not sent: " + ((response && response.reason) || status));
   });
 });
+
+// A link such as /?room=kitchen (what the app's lessons open) pre-fills the room field.
+{
+  const wanted = new URLSearchParams(window.location.search).get("room");
+  if (wanted && /^[A-Za-z0-9_-]{1,64}$/.test(wanted)) $("room").value = wanted;
+}

@@ -12,8 +12,13 @@ use crate::lessons::engine::LessonInput;
 use crate::lessons::{Catalog, LessonEngine};
 use crate::panels::lesson::LessonPanel;
 use crate::panels::{
+<<<<<<< HEAD
     ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, StatusBar,
     StoppedBanner, SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
+=======
+    Dashboard, Inspector, ProcessTable, SequenceDiagram, StatusBar, StoppedBanner, SupervisionTree,
+    Tab, TimelinePanel, View, WarningsPanel,
+>>>>>>> trace
 };
 use crate::persist::{self, Persisted};
 use crate::state::animation::Animating;
@@ -23,7 +28,11 @@ use crate::state::components::{Notice, Selection, Subsystem, TopSupervisors};
 use crate::state::contrast::ContrastRun;
 use crate::state::faults::{FaultsLink, FaultsView, FaultsWorker};
 use crate::state::link::RuntimeLink;
+<<<<<<< HEAD
 use crate::state::load::LoadRun;
+=======
+use crate::state::trace::Tracing;
+>>>>>>> trace
 use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
 use crate::AppConfig;
@@ -63,9 +72,13 @@ pub struct CrashcourseApp {
     timeline: TimelinePanel,
     dashboard: Dashboard,
     warnings: WarningsPanel,
+<<<<<<< HEAD
     faults: FaultsPanel,
     load: LoadPanel,
     contrast: ContrastPanel,
+=======
+    sequence: SequenceDiagram,
+>>>>>>> trace
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
@@ -132,9 +145,13 @@ impl CrashcourseApp {
             timeline: TimelinePanel,
             dashboard: Dashboard::default(),
             warnings: WarningsPanel,
+<<<<<<< HEAD
             faults: FaultsPanel::default(),
             load: LoadPanel::default(),
             contrast: ContrastPanel::default(),
+=======
+            sequence: SequenceDiagram,
+>>>>>>> trace
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
@@ -327,9 +344,13 @@ impl CrashcourseApp {
                     (Tab::Processes, "Processes".to_string()),
                     (Tab::Dashboard, "Dashboard".to_string()),
                     (Tab::Warnings, format!("Warnings ({warnings})")),
+<<<<<<< HEAD
                     (Tab::Faults, "Faults".to_string()),
                     (Tab::Load, "Load".to_string()),
                     (Tab::Contrast, "Contrast".to_string()),
+=======
+                    (Tab::Trace, "Trace".to_string()),
+>>>>>>> trace
                 ] {
                     let mut text = egui::RichText::new(title).strong();
                     if tab == Tab::Warnings && warnings > 0 {
@@ -345,9 +366,13 @@ impl CrashcourseApp {
                 Tab::Processes => self.processes.ui(ui, world, commands),
                 Tab::Dashboard => self.dashboard.ui(ui, world, commands),
                 Tab::Warnings => self.warnings.ui(ui, world, commands),
+<<<<<<< HEAD
                 Tab::Faults => self.faults.ui(ui, world, commands),
                 Tab::Load => self.load.ui(ui, world, commands),
                 Tab::Contrast => self.contrast.ui(ui, world, commands),
+=======
+                Tab::Trace => self.sequence.ui(ui, world, commands),
+>>>>>>> trace
             }
         });
 
@@ -356,6 +381,9 @@ impl CrashcourseApp {
             self.lesson_input(input);
         }
         for command in std::mem::take(&mut self.commands) {
+            if matches!(command, Command::Trace(_)) {
+                self.tab = Tab::Trace;
+            }
             commands::apply(&mut self.world, command);
         }
         let theme = ui.ctx().options(|o| o.theme_preference);
@@ -369,7 +397,9 @@ impl CrashcourseApp {
     fn schedule_repaint(&self, ctx: &egui::Context, acted: bool) {
         if acted || self.world.resource::<RuntimeLink>().behind {
             ctx.request_repaint();
-        } else if self.world.resource::<Animating>().0 {
+        } else if self.world.resource::<Animating>().0
+            || self.world.resource::<Tracing>().recording()
+        {
             ctx.request_repaint_after(ANIMATION_FRAME);
         } else if self.world.resource::<LoadRun>().is_running()
             || self.world.resource::<ContrastRun>().is_running()

@@ -8,6 +8,7 @@ pub mod inspector;
 pub mod lesson;
 pub mod load;
 pub mod processes;
+pub mod sequence;
 pub mod status;
 pub mod stopped;
 pub mod timeline;
@@ -29,6 +30,7 @@ pub use faults::FaultsPanel;
 pub use inspector::Inspector;
 pub use load::LoadPanel;
 pub use processes::ProcessTable;
+pub use sequence::SequenceDiagram;
 pub use status::StatusBar;
 pub use stopped::StoppedBanner;
 pub use timeline::TimelinePanel;
@@ -42,9 +44,14 @@ pub enum Tab {
     Processes,
     Dashboard,
     Warnings,
+<<<<<<< HEAD
     Faults,
     Load,
     Contrast,
+=======
+    /// The sequence diagram of the last trace.
+    Trace,
+>>>>>>> trace
 }
 
 /// A panel: draws from the world, asks for changes through `commands`.
@@ -133,6 +140,17 @@ pub fn format_age(age: Duration) -> String {
     }
 }
 
+/// Busy time over the window and its share of one core: "12 ms 0.2%", "0 ms".
+pub fn format_busy(busy: Duration) -> String {
+    let share = busy.as_secs_f64() / crashcourse_runtime::BUSY_WINDOW.as_secs_f64() * 100.0;
+    let ms = busy.as_secs_f64() * 1000.0;
+    match (ms, share) {
+        (ms, _) if ms < 0.05 => "0 ms".to_string(),
+        (ms, share) if ms < 10.0 => format!("{ms:.1} ms {share:.1}%"),
+        (ms, share) => format!("{ms:.0} ms {share:.0}%"),
+    }
+}
+
 /// The label of `pid` if the world knows it.
 pub fn label_of(world: &World, pid: Pid) -> Option<&str> {
     let entity = world.resource::<PidIndex>().0.get(&pid)?;
@@ -169,5 +187,8 @@ mod tests {
         assert_eq!(format_age(Duration::from_millis(400)), "0.4s");
         assert_eq!(format_age(Duration::from_secs(187)), "3m 07s");
         assert_eq!(format_age(Duration::from_secs(7500)), "2h 05m");
+        assert_eq!(format_busy(Duration::ZERO), "0 ms");
+        assert_eq!(format_busy(Duration::from_millis(5)), "5.0 ms 0.1%");
+        assert_eq!(format_busy(Duration::from_millis(2500)), "2500 ms 50%");
     }
 }

@@ -25,6 +25,7 @@ pub mod load;
 pub mod observer;
 pub mod scripted;
 pub mod timeline;
+pub mod trace;
 pub mod warnings;
 
 use std::time::{Duration, Instant};
@@ -123,9 +124,13 @@ fn view_world(now: Instant, polling: Polling) -> World {
     world.init_resource::<ViewGeneration>();
     world.init_resource::<Notice>();
     world.init_resource::<Animating>();
+<<<<<<< HEAD
     world.init_resource::<LoadRun>();
     world.init_resource::<ContrastRun>();
     world.init_resource::<faults::FaultsView>();
+=======
+    world.init_resource::<trace::Tracing>();
+>>>>>>> trace
     world
 }
 

@@ -60,7 +60,7 @@ impl Ctx {
 
     /// Sends a message; never blocks. Fails (handing the message back) if `to` is gone.
     pub fn send<M: Message>(&self, to: Pid, message: M) -> Result<(), SendError<M>> {
-        self.handle.send(to, message)?;
+        self.handle.send_from(Some(&self.inner), to, message)?;
         self.inner.msgs_out.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -50,7 +50,24 @@ const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 /// Every this many polls a worker looks at the shared injector first, for fairness.
 const INJECTOR_EVERY: u32 = 61;
 
-type Runnable = async_task::Runnable<u64>;
+type Runnable = async_task::Runnable<TaskMeta>;
+
+/// A task handle of this executor.
+pub type Task<T> = async_task::Task<T, TaskMeta>;
+
+/// Told about every poll of the task it belongs to (a process's busy-time window).
+pub trait PollSink: Send + Sync {
+    /// A poll ended at `end_ns` (see [`Executor::now_ns`]) after `took_ns`. Called by the
+    /// worker that ran the poll, so never concurrently for one task.
+    fn polled(&self, end_ns: u64, took_ns: u64);
+}
+
+/// What the executor keeps with each task: its pid (0 for runtime-internal tasks) and whom to
+/// tell about its polls.
+pub struct TaskMeta {
+    pid: u64,
+    sink: Option<Arc<dyn PollSink>>,
+}
 
 /// A report about a poll that ran too long. `finished` is false while it still runs.
 #[derive(Clone, Debug)]
@@ -296,18 +313,24 @@ impl Executor {
     }
 
     /// Spawns a task tagged with `pid` (0 for runtime-internal tasks such as timers).
-    pub fn spawn<F>(&self, pid: u64, future: F) -> async_task::Task<F::Output, u64>
+    pub fn spawn<F>(&self, pid: u64, future: F) -> Task<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_sized(pid, future).0
+        self.spawn_sized(pid, None, future).0
     }
 
     /// Like [`spawn`](Self::spawn), also returning the size in bytes of the task's allocation:
     /// measured (what the counting allocator saw this thread allocate while the task was
     /// created) when [`crate::alloc::CountingAlloc`] is installed, else [`Self::task_size`].
-    pub fn spawn_sized<F>(&self, pid: u64, future: F) -> (async_task::Task<F::Output, u64>, usize)
+    /// `sink`, if any, is told about every poll.
+    pub fn spawn_sized<F>(
+        &self,
+        pid: u64,
+        sink: Option<Arc<dyn PollSink>>,
+        future: F,
+    ) -> (Task<F::Output>, usize)
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -322,7 +345,7 @@ impl Executor {
         // `Runnable::run` never unwinds into the worker loop. `Contained` does the same for the
         // future's destructor, which async-task would otherwise run under an abort guard.
         let (runnable, task) = async_task::Builder::new()
-            .metadata(pid)
+            .metadata(TaskMeta { pid, sink })
             .propagate_panic(true)
             .spawn(move |_| Contained::new(future), schedule);
         let size = match (before, crate::alloc::allocated_by_this_thread()) {
@@ -344,7 +367,7 @@ impl Executor {
             state: AtomicUsize,
             awaiter: std::cell::UnsafeCell<Option<std::task::Waker>>,
             vtable: &'static u8,
-            metadata: u64,
+            metadata: TaskMeta,
             propagate_panic: bool,
         }
         type Output<F> = Result<<F as Future>::Output, Box<dyn std::any::Any + Send>>;
@@ -444,6 +467,13 @@ impl Executor {
                 Steal::Empty => break,
             }
         }
+    }
+}
+
+impl Executor {
+    /// Nanoseconds since the executor started (never 0): the clock poll times are taken by.
+    pub fn now_ns(&self) -> u64 {
+        self.shared.now_ns()
     }
 }
 
@@ -596,7 +626,9 @@ fn steal_injector(shared: &Shared, local: &Local) -> Option<Runnable> {
 }
 
 fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
-    let pid = *runnable.metadata();
+    let pid = runnable.metadata().pid;
+    // Held across the poll: `run` may free the task (and its metadata) when the future ends.
+    let sink = runnable.metadata().sink.clone();
     let start = shared.now_ns();
     // Keep the CPU clock reference fresh enough (see the module doc); published before the
     // poll's start so the watchdog never pairs a new poll with an old reference.
@@ -619,6 +651,9 @@ fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
     let took = end - start;
     stats.busy_ns.fetch_add(took, Ordering::Relaxed);
     stats.polls.fetch_add(1, Ordering::Relaxed);
+    if let Some(sink) = sink {
+        sink.polled(end, took);
+    }
     if pid != 0 && Duration::from_nanos(took) > LONG_POLL {
         // Rare: only now is the CPU clock read at the poll's end.
         let cpu = thread_cpu_now()
@@ -746,7 +781,7 @@ mod tests {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, measured) = ex.spawn_sized(1, future);
+        let (task, measured) = ex.spawn_sized(1, None, future);
         drop(task);
         (measured, Executor::task_size::<F>())
     }

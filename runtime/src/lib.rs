@@ -60,6 +60,7 @@ mod table;
 mod timeout;
 mod timer;
 mod timer_ref;
+mod trace;
 mod wait;
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -77,11 +78,15 @@ pub use handle::Handle;
 pub use kind::{Kind, Status};
 pub use mailbox::{Message, Msg};
 pub use pid::Pid;
+pub use process::busy::BUSY_WINDOW;
 pub use process::{PastExit, RestartInfo, SpawnError, SpawnOpts, SupervisorUse};
 pub use registry::RegisterError;
 pub use send::SendError;
 pub use signal::{Down, Exit, ExitReason, IntoExitReason, MonitorRef};
 pub use timer_ref::TimerRef;
+pub use trace::{
+    Trace, TraceEnd, TraceError, TraceEvent, TraceSpec, TraceWhat, TRACE_MAX_PIDS, TRACE_TEXT_MAX,
+};
 
 use executor::Executor;
 use observe::events::EventBus;
@@ -178,6 +183,7 @@ impl Runtime {
                 long_polls: Mutex::new(Default::default()),
                 long_polls_total: AtomicU64::new(0),
                 restarts_total: AtomicU64::new(0),
+                tracers: Arc::default(),
             }
         });
         Runtime {

@@ -39,16 +39,18 @@ impl Handle {
         rows.clear();
         let now = self.0.now().as_nanos() as u64;
         let hogs = self.0.executor.hogs();
+        let poll_now = self.0.executor.now_ns();
         self.0
             .table
-            .for_each(|p| rows.push(ProcessRow::read(p, now, &hogs)));
+            .for_each(|p| rows.push(ProcessRow::read(p, now, poll_now, &hogs)));
     }
 
     /// A detailed look at one process; also asks it to render its state afresh.
     pub fn process_info(&self, pid: Pid) -> Option<ProcessInfo> {
         if let Some(inner) = self.0.table.get(pid) {
             let now = self.0.now().as_nanos() as u64;
-            let row = ProcessRow::read(&inner, now, &self.0.executor.hogs());
+            let poll_now = self.0.executor.now_ns();
+            let row = ProcessRow::read(&inner, now, poll_now, &self.0.executor.hogs());
             let info = ProcessInfo::read(&inner, row);
             self.request_state(pid);
             return Some(info);
@@ -73,6 +75,10 @@ impl Handle {
             last_exit: Some(t.reason),
             restarts: 0,
             restart_history: Vec::new(),
+            busy: Duration::ZERO,
+            polls: 0,
+            busy_total: Duration::ZERO,
+            polls_total: 0,
         })
     }
 

@@ -7,6 +7,7 @@
 //! when the process is gone — its future dropped — tells links, monitors, the registry and
 //! pub/sub, in that order, so they only ever see a process that is really gone.
 
+pub(crate) mod busy;
 pub(crate) mod exit_cleanup;
 pub(crate) mod link;
 pub(crate) mod monitor;
@@ -17,7 +18,7 @@ pub(crate) mod task;
 pub(crate) mod tombstones;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -26,8 +27,10 @@ use crate::mailbox::Mailbox;
 use crate::observe::events::EventKind;
 use crate::pidset::PidSet;
 use crate::shared::Shared;
+use crate::trace::event::TraceWhat;
 use crate::{Ctx, Handle, IntoExitReason, MonitorRef, Status};
 
+use busy::BusyWindow;
 use link::link;
 use monitor::monitor;
 use record::{Extra, ProcState, ProcessInner};
@@ -71,6 +74,8 @@ where
         msgs_in: AtomicU64::new(0),
         msgs_out: AtomicU64::new(0),
         state_size: AtomicUsize::new(0),
+        traced: AtomicBool::new(false),
+        busy: BusyWindow::default(),
         state: Mutex::new(ProcState {
             mailbox: Mailbox::default(),
             waker: None,
@@ -117,7 +122,8 @@ where
     let ctx = Ctx::new(inner.clone(), Handle(shared.clone()));
     let record = inner.clone();
     let future = ProcessFuture::new(inner, shared.clone(), body, ctx);
-    let (task, task_size) = shared.executor.spawn_sized(pid.0, future);
+    let sink: Arc<dyn crate::executor::PollSink> = record.clone();
+    let (task, task_size) = shared.executor.spawn_sized(pid.0, Some(sink), future);
     record.task_size.store(
         u32::try_from(task_size).unwrap_or(u32::MAX),
         Ordering::Relaxed,
@@ -181,6 +187,7 @@ impl Ctx {
             SpawnOpts::new().monitor_by(self.pid()),
             body,
         )?;
+        self.trace_spawn(pid);
         Ok((pid, mref.expect("spawn with a watcher returns its monitor")))
     }
 
@@ -191,6 +198,18 @@ impl Ctx {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        spawn(&self.handle().0, opts, body).map(|(pid, _)| pid)
+        let pid = spawn(&self.handle().0, opts, body)?.0;
+        self.trace_spawn(pid);
+        Ok(pid)
+    }
+
+    /// Records a spawn if this process is traced.
+    fn trace_spawn(&self, child: Pid) {
+        if self.inner.traced.load(Ordering::Relaxed) {
+            self.handle()
+                .0
+                .tracers
+                .record(self.pid(), TraceWhat::Spawn { child });
+        }
     }
 }

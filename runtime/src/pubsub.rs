@@ -5,7 +5,7 @@ pub(crate) mod topics;
 
 use std::sync::Arc;
 
-use crate::mailbox::{Message, Msg};
+use crate::mailbox::Message;
 use crate::{Handle, Pid};
 
 pub(crate) use topics::PubSub;
@@ -41,11 +41,9 @@ impl Handle {
     pub fn broadcast<M: Message + Clone>(&self, topic: &str, message: M) -> usize {
         let mut delivered = 0;
         for pid in self.0.pubsub.subscribers(topic) {
-            if let Some(p) = self.0.table.get(pid) {
-                if p.deliver(Msg::new(message.clone())).is_ok() {
-                    self.0.executor.count_message();
-                    delivered += 1;
-                }
+            // Through the common send path, so a traced subscriber records the receive.
+            if self.send_from(None, pid, message.clone()).is_ok() {
+                delivered += 1;
             }
         }
         delivered

@@ -16,6 +16,7 @@ use crate::pubsub::topics::PubSub;
 use crate::registry::names::Registry;
 use crate::table::ProcessTable;
 use crate::timer::timers::Timers;
+use crate::trace::tracer::Tracers;
 use crate::{Clock, ExitReason, Pid};
 
 /// The state every handle and process shares.
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     pub(crate) long_polls: Mutex<std::collections::VecDeque<LongPoll>>,
     pub(crate) long_polls_total: AtomicU64,
     pub(crate) restarts_total: AtomicU64,
+    /// Running traces, by traced pid.
+    pub(crate) tracers: Arc<Tracers>,
 }
 
 const LONG_POLL_HISTORY: usize = 64;

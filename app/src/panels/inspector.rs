@@ -5,7 +5,7 @@ use bevy_ecs::world::World;
 use crashcourse_runtime::{Pid, Status};
 use eframe::egui::{self, RichText};
 
-use super::{crash_color, fact, format_age, format_bytes, kind_color, label_of, View};
+use super::{crash_color, fact, format_age, format_busy, format_bytes, kind_color, label_of, View};
 use crate::state::commands::Command;
 use crate::state::components::{Inspected, Selection};
 
@@ -79,6 +79,18 @@ impl View for Inspector {
                 }
             });
         });
+        ui.add_enabled_ui(alive, |ui| {
+            if ui
+                .button("Trace 50 events / 1 s")
+                .on_hover_text(
+                    "Record what it sends and receives, spawns, links and its exit, as \
+                     :erlang.trace/3 would, until 50 events or 1 s; shown as a sequence diagram",
+                )
+                .clicked()
+            {
+                commands.push(Command::Trace(pid));
+            }
+        });
         ui.separator();
 
         egui::ScrollArea::vertical()
@@ -113,6 +125,7 @@ impl View for Inspector {
                         format!("{} in, {} out", row.messages_in, row.messages_out),
                     );
                     fact(ui, "Age", format_age(row.age));
+                    busy_section(ui, info);
                     if let Some(sup) = &row.supervisor {
                         fact(
                             ui,
@@ -219,6 +232,22 @@ impl View for Inspector {
                 });
             });
     }
+}
+
+/// Busy time and polls over the window and in all, as `recon:proc_window` would rank them.
+fn busy_section(ui: &mut egui::Ui, info: &crashcourse_runtime::observe::ProcessInfo) {
+    fact(ui, "Busy (last 5 s)", format_busy(info.busy))
+        .on_hover_text("time spent in polls, and its share of one core");
+    fact(ui, "Polls (last 5 s)", info.polls.to_string());
+    fact(
+        ui,
+        "Busy in all",
+        format!(
+            "{:.1} ms in {} polls",
+            info.busy_total.as_secs_f64() * 1000.0,
+            info.polls_total
+        ),
+    );
 }
 
 /// A clickable pid with its label, that selects it.

@@ -1,6 +1,6 @@
 //! The process table: every process with its counters, filterable by text and sortable by the
-//! columns that show trouble (memory, mailbox, messages, restarts, age). Only the visible rows
-//! are drawn.
+//! columns that show trouble (busy time, polls, memory, mailbox, messages, restarts, age), in
+//! the spirit of `Runtime.top`. Only the visible rows are drawn.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use crashcourse_runtime::Kind;
 use eframe::egui::{self, RichText};
 use egui_extras::{Column, TableBuilder};
 
-use super::{format_age, format_bytes, kind_color, status_color, View};
+use super::{format_age, format_busy, format_bytes, kind_color, status_color, View};
 use crate::state::commands::Command;
 use crate::state::components::{
     Counters, FrameClock, Identity, ProcessId, ProcessStatus, Selection, ViewGeneration,
@@ -50,6 +50,8 @@ const KINDS: [Kind; 12] = [
 pub enum SortKey {
     Name,
     Pid,
+    Busy,
+    Polls,
     Mailbox,
     Messages,
     Memory,
@@ -156,6 +158,8 @@ impl ProcessTable {
         let key = |c: &Counters| -> u64 {
             match sort {
                 SortKey::Name | SortKey::Pid => 0,
+                SortKey::Busy => c.busy.as_nanos().min(u128::from(u64::MAX)) as u64,
+                SortKey::Polls => c.polls,
                 SortKey::Mailbox => c.mailbox_len as u64,
                 SortKey::Messages => c.messages_in + c.messages_out,
                 SortKey::Memory => c.memory as u64,
@@ -290,6 +294,8 @@ impl View for ProcessTable {
                     .column(Column::initial(70.0).at_least(50.0).clip(true))
                     .column(Column::initial(84.0).at_least(44.0).clip(true))
                     .column(Column::initial(64.0).at_least(44.0).clip(true))
+                    .column(Column::initial(92.0).at_least(50.0).clip(true))
+                    .column(Column::initial(56.0).at_least(40.0).clip(true))
                     .column(Column::initial(56.0).at_least(40.0).clip(true))
                     .column(Column::initial(68.0).at_least(40.0).clip(true))
                     .column(Column::initial(64.0).at_least(40.0).clip(true))
@@ -304,6 +310,8 @@ impl View for ProcessTable {
                         header.col(|ui| {
                             ui.strong("Status");
                         });
+                        header.col(|ui| self.sort_header(ui, "Busy", SortKey::Busy));
+                        header.col(|ui| self.sort_header(ui, "Polls", SortKey::Polls));
                         header.col(|ui| self.sort_header(ui, "Mailbox", SortKey::Mailbox));
                         header.col(|ui| self.sort_header(ui, "Messages", SortKey::Messages));
                         header.col(|ui| self.sort_header(ui, "Memory", SortKey::Memory));
@@ -338,6 +346,15 @@ impl View for ProcessTable {
                             });
                             row.col(|ui| {
                                 ui.colored_label(status_color(status, &visuals), status.describe());
+                            });
+                            row.col(|ui| {
+                                ui.label(format_busy(counters.busy)).on_hover_text(
+                                    "time in polls over the last 5 s, and its share of one core",
+                                );
+                            });
+                            row.col(|ui| {
+                                ui.label(counters.polls.to_string())
+                                    .on_hover_text("polls over the last 5 s");
                             });
                             row.col(|ui| {
                                 ui.label(counters.mailbox_len.to_string());

@@ -13,6 +13,7 @@ use super::faults;
 use super::layout::{GroupKey, TreeExpansion};
 use super::link::RuntimeLink;
 use super::load::{chat_ws_url, LoadRun, LoadSettings};
+use super::trace;
 use crate::demo;
 
 /// A request from a panel.
@@ -27,6 +28,10 @@ pub enum Command {
     Shutdown(Pid),
     /// Make the process panic at its next poll.
     Crash(Pid),
+    /// Trace the process (50 events or 1 s) and show the sequence diagram.
+    Trace(Pid),
+    /// Stop the trace on show.
+    StopTrace,
     /// Start a subsystem again after its top supervisor stopped (or failed to start).
     StartAgain(Subsystem),
     /// Collapse an expanded tree node, or expand a collapsed one.
@@ -88,6 +93,11 @@ pub fn apply(world: &mut World, command: Command) {
             .exit(pid, ExitReason::Shutdown)
             .map_err(|e| e.to_string()),
         Command::Crash(pid) => handle.crash(pid).map_err(|e| e.to_string()),
+        Command::Trace(pid) => trace::start_trace(world, pid),
+        Command::StopTrace => {
+            trace::stop_trace(world);
+            Ok(())
+        }
         Command::StartAgain(Subsystem::Demo) => start_demo(world),
         Command::StartAgain(Subsystem::Chat) => start_chat(world),
         Command::ToggleCollapsed(pid) => {

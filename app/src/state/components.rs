@@ -147,6 +147,10 @@ pub struct Counters {
     /// When it was spawned (its age is `now - born`), if a snapshot has said.
     pub born: Option<Instant>,
     pub trap_exit: bool,
+    /// Time in polls over the runtime's busy window (the last 5 s).
+    pub busy: Duration,
+    /// Polls over the same window.
+    pub polls: u64,
 }
 
 impl Counters {
@@ -160,6 +164,8 @@ impl Counters {
             restarts: row.restarts,
             born: taken_at.checked_sub(row.age),
             trap_exit: row.trap_exit,
+            busy: row.busy,
+            polls: row.polls,
         }
     }
 

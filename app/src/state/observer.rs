@@ -293,6 +293,10 @@ fn same_row(a: &ProcessRow, b: &ProcessRow) -> bool {
         && a.memory == b.memory
         && a.restarts == b.restarts
         && a.trap_exit == b.trap_exit
+        // Busy time to a tenth of a millisecond: the window slides continuously, and a
+        // process polled once a while ago must not count as changed at every snapshot.
+        && a.busy.as_micros() / 100 == b.busy.as_micros() / 100
+        && a.polls == b.polls
         && a.parent == b.parent
         && a.kind == b.kind
         && a.supervisor == b.supervisor

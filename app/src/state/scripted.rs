@@ -53,6 +53,10 @@ pub fn row(pid: u64, parent: Option<u64>, kind: Kind, label: &str) -> ProcessRow
         age: Duration::ZERO,
         trap_exit: kind.is_supervisor(),
         supervisor: None,
+        busy: Duration::ZERO,
+        polls: 0,
+        busy_total: Duration::ZERO,
+        polls_total: 0,
     }
 }
 

@@ -270,7 +270,8 @@ fn pick(
         }
     });
     let now = handle.0.now().as_nanos() as u64;
-    chosen.map(|p| ProcessRow::read(&p, now, &[]))
+    let poll_now = handle.0.executor.now_ns();
+    chosen.map(|p| ProcessRow::read(&p, now, poll_now, &[]))
 }
 
 fn clock_seed() -> u64 {

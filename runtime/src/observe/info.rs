@@ -1,6 +1,7 @@
 //! Everything the inspector shows about one process.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::process::record::ProcessInner;
 use crate::signal::{ExitReason, MonitorRef};
@@ -40,6 +41,14 @@ pub struct ProcessInfo {
     pub restarts: u32,
     /// Earlier exits of this supervised child, oldest first.
     pub restart_history: Vec<PastExit>,
+    /// Time in polls over the last [`BUSY_WINDOW`](crate::BUSY_WINDOW) (zero once exited).
+    pub busy: Duration,
+    /// Polls over the last [`BUSY_WINDOW`](crate::BUSY_WINDOW).
+    pub polls: u64,
+    /// Time in polls since spawn.
+    pub busy_total: Duration,
+    /// Polls since spawn.
+    pub polls_total: u64,
 }
 
 impl ProcessInfo {
@@ -65,6 +74,10 @@ impl ProcessInfo {
             last_exit: restart.history.last().map(|e| e.reason.clone()),
             restarts: restart.count,
             restart_history: restart.history.to_vec(),
+            busy: row.busy,
+            polls: row.polls,
+            busy_total: row.busy_total,
+            polls_total: row.polls_total,
             row: Some(row),
         }
     }

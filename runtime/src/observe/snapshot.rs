@@ -28,6 +28,15 @@ pub struct ProcessRow {
     pub trap_exit: bool,
     /// For supervisors: restart intensity use.
     pub supervisor: Option<SupervisorUse>,
+    /// Time spent in polls over the last [`BUSY_WINDOW`](crate::BUSY_WINDOW) (5 s): the
+    /// closest thing to the BEAM's reductions, as `recon:proc_window` reads them.
+    pub busy: Duration,
+    /// Polls over the last [`BUSY_WINDOW`](crate::BUSY_WINDOW).
+    pub polls: u64,
+    /// Time spent in polls since spawn.
+    pub busy_total: Duration,
+    /// Polls since spawn.
+    pub polls_total: u64,
 }
 
 impl ProcessRow {
@@ -39,7 +48,19 @@ impl ProcessRow {
             .unwrap_or(self.kind.name())
     }
 
-    pub(crate) fn read(inner: &ProcessInner, now_ns: u64, hogs: &[(u64, Duration)]) -> ProcessRow {
+    /// Share of one core the process used over the window, 0.0–1.0.
+    pub fn busy_share(&self) -> f64 {
+        self.busy.as_secs_f64() / crate::BUSY_WINDOW.as_secs_f64()
+    }
+
+    /// `now_ns`: runtime time (ages); `poll_now_ns`: the executor's clock (busy windows).
+    pub(crate) fn read(
+        inner: &ProcessInner,
+        now_ns: u64,
+        poll_now_ns: u64,
+        hogs: &[(u64, Duration)],
+    ) -> ProcessRow {
+        let busy = inner.busy.read(poll_now_ns);
         let st = inner.state.lock();
         let extra = st.extra.as_deref();
         let mut status = inner.status();
@@ -63,6 +84,10 @@ impl ProcessRow {
             age: Duration::from_nanos(now_ns.saturating_sub(inner.spawned_at_ns)),
             trap_exit: st.trap_exit,
             supervisor: extra.and_then(|e| e.supervisor.clone()),
+            busy: busy.busy,
+            polls: busy.polls,
+            busy_total: busy.busy_total,
+            polls_total: busy.polls_total,
         }
     }
 }

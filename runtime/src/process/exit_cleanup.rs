@@ -100,6 +100,9 @@ pub(crate) fn exit_cleanup(shared: &Shared, inner: &ProcessInner, reason: ExitRe
             reason: reason.clone(),
         },
     );
+    if inner.traced.load(Ordering::Relaxed) {
+        shared.tracers.exited(pid, reason.clone());
+    }
     // Waiters that came while the cleanup ran found `gone` false and left their sender here.
     let late = {
         let mut st = inner.state.lock();

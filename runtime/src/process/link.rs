@@ -1,8 +1,11 @@
 //! Links: both ways, and an exit signal through them when one side is gone.
 
+use std::sync::atomic::Ordering;
+
 use crate::observe::events::EventKind;
 use crate::process::record::ProcessInner;
 use crate::shared::Shared;
+use crate::trace::event::TraceWhat;
 use crate::{ExitReason, Pid};
 
 /// Links `inner` with `other`. If `other` is gone, `inner` gets a `noproc` exit signal.
@@ -24,6 +27,7 @@ pub(crate) fn link(shared: &Shared, inner: &ProcessInner, other: Pid) {
     });
     if linked {
         shared.events.push(inner.pid, EventKind::Linked { other });
+        trace_link(shared, inner, other, true);
     } else {
         inner.state.lock().links.remove(other);
         inner.signal_exit(other, ExitReason::NoProc, true);
@@ -38,5 +42,25 @@ pub(crate) fn unlink(shared: &Shared, inner: &ProcessInner, other: Pid) {
     }
     if had {
         shared.events.push(inner.pid, EventKind::Unlinked { other });
+        trace_link(shared, inner, other, false);
+    }
+}
+
+/// Records a link (or unlink) on whichever side of it is traced.
+fn trace_link(shared: &Shared, inner: &ProcessInner, other: Pid, linked: bool) {
+    let what = |other| {
+        if linked {
+            TraceWhat::Link { other }
+        } else {
+            TraceWhat::Unlink { other }
+        }
+    };
+    if inner.traced.load(Ordering::Relaxed) {
+        shared.tracers.record(inner.pid, what(other));
+    }
+    if let Some(o) = shared.table.get(other) {
+        if o.traced.load(Ordering::Relaxed) {
+            shared.tracers.record(other, what(inner.pid));
+        }
     }
 }

@@ -1,15 +1,17 @@
 //! The record of one process ([`ProcessInner`]): what the table, its task and everyone
 //! sending to it share — the locked mailbox and links, counters, and how an exit signal lands.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 
 use parking_lot::Mutex;
 
+use crate::executor::PollSink;
 use crate::hash::IdMap;
 use crate::mailbox::{Mailbox, Msg};
 use crate::pidset::PidSet;
+use crate::process::busy::BusyWindow;
 use crate::process::restart_info::{RestartInfo, SupervisorUse};
 use crate::{Exit, ExitReason, Kind, MonitorRef, Pid, Status, TimerRef};
 
@@ -96,7 +98,17 @@ pub(crate) struct ProcessInner {
     pub(crate) msgs_out: AtomicU64,
     /// Bytes of state the process reports (servers report their state's size).
     pub(crate) state_size: AtomicUsize,
+    /// Set while a trace follows this process (see `trace/tracer.rs`).
+    pub(crate) traced: AtomicBool,
+    /// Time in polls and polls, recent and total.
+    pub(crate) busy: BusyWindow,
     pub(crate) state: Mutex<ProcState>,
+}
+
+impl PollSink for ProcessInner {
+    fn polled(&self, end_ns: u64, took_ns: u64) {
+        self.busy.record(end_ns, took_ns);
+    }
 }
 
 impl ProcessInner {

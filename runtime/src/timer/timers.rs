@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::executor::Task;
 use crate::{Pid, TimerRef};
 
 /// A running timer: its task and the process it will send to.
-type Running = (async_task::Task<(), u64>, Pid);
+type Running = (Task<()>, Pid);
 
 #[derive(Default)]
 pub(crate) struct Timers {
@@ -25,12 +26,7 @@ impl Timers {
 
     /// Starts a timer task and records it; the table stays locked until it is recorded, so a
     /// timer that fires at once still finds its entry to remove.
-    pub(crate) fn start(
-        &self,
-        r: TimerRef,
-        to: Pid,
-        spawn: impl FnOnce() -> async_task::Task<(), u64>,
-    ) {
+    pub(crate) fn start(&self, r: TimerRef, to: Pid, spawn: impl FnOnce() -> Task<()>) {
         let mut pending = self.pending.lock();
         let task = spawn();
         pending.insert(r.0, (task, to));
