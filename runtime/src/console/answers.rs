@@ -26,13 +26,7 @@ pub fn run(console: &Console, line: &str) -> Answer {
         };
         return Answer::err(line, "", format!("unknown command `{word}`{hint}"));
     };
-    let usage = |msg: &str| {
-        Answer::err(
-            line,
-            cmd.iex,
-            format!("{msg}; usage: {}", cmd.usage),
-        )
-    };
+    let usage = |msg: &str| Answer::err(line, cmd.iex, format!("{msg}; usage: {}", cmd.usage));
     let h = &console.handle;
     match (cmd.name, args) {
         ("help", []) => Answer::ok(
@@ -47,7 +41,10 @@ pub fn run(console: &Console, line: &str) -> Answer {
             Some(c) => Answer::ok(
                 line,
                 c.iex,
-                vec![format!("{}: {}", c.usage, c.about), format!("in IEx: {}", c.iex)],
+                vec![
+                    format!("{}: {}", c.usage, c.about),
+                    format!("in IEx: {}", c.iex),
+                ],
             ),
             None => usage(&format!("no command `{name}`")),
         },
@@ -66,12 +63,14 @@ pub fn run(console: &Console, line: &str) -> Answer {
                     _ => return usage(&format!("bad timeout `{t}` (e.g. 500ms, 2s; at most 60s)")),
                 },
             };
-            with_target(console, line, cmd.iex, who, |pid| state(console, line, pid, timeout))
+            with_target(console, line, cmd.iex, who, |pid| {
+                state(console, line, pid, timeout)
+            })
         }
         ("subscribers", [topic]) => subscribers(console, line, topic),
-        ("children", [who]) => {
-            with_target(console, line, cmd.iex, who, |pid| children(console, line, pid))
-        }
+        ("children", [who]) => with_target(console, line, cmd.iex, who, |pid| {
+            children(console, line, pid)
+        }),
         ("top", [by]) | ("top", [by, _]) => {
             let n = match args.get(1) {
                 None => 5,
@@ -80,12 +79,16 @@ pub fn run(console: &Console, line: &str) -> Answer {
                     _ => return usage(&format!("bad count `{n}` (1 to 100)")),
                 },
             };
-            top(console, line, by, n).unwrap_or_else(|| {
-                usage(&format!("cannot sort by `{by}`"))
-            })
+            top(console, line, by, n).unwrap_or_else(|| usage(&format!("cannot sort by `{by}`")))
         }
         ("kill", [who]) => with_target(console, line, cmd.iex, who, |pid| {
-            control(line, format!("Process.exit({}, :kill)", iex_pid(pid)), pid, h.kill(pid), "sent kill")
+            control(
+                line,
+                format!("Process.exit({}, :kill)", iex_pid(pid)),
+                pid,
+                h.kill(pid),
+                "sent kill",
+            )
         }),
         ("exit", [who, reason]) => {
             let reason = exit_reason(reason);
@@ -97,7 +100,13 @@ pub fn run(console: &Console, line: &str) -> Answer {
             })
         }
         ("crash", [who]) => with_target(console, line, cmd.iex, who, |pid| {
-            control(line, format!("Process.exit({}, :crash)", iex_pid(pid)), pid, h.crash(pid), "made it panic")
+            control(
+                line,
+                format!("Process.exit({}, :crash)", iex_pid(pid)),
+                pid,
+                h.crash(pid),
+                "made it panic",
+            )
         }),
         ("trace", [_, ..]) => trace(console, line, args),
         _ => usage("wrong arguments"),
@@ -152,7 +161,14 @@ fn memory(console: &Console, line: &str) -> Answer {
     let rows = console.handle.process_table();
     let processes: usize = rows.iter().map(|r| r.memory).sum();
     let queued: usize = rows.iter().map(|r| r.mailbox_len).sum();
-    let chat_kinds = [Kind::Socket, Kind::Channel, Kind::Room, Kind::Presence, Kind::PubSub, Kind::Http];
+    let chat_kinds = [
+        Kind::Socket,
+        Kind::Channel,
+        Kind::Room,
+        Kind::Presence,
+        Kind::PubSub,
+        Kind::Http,
+    ];
     let chat: usize = rows
         .iter()
         .filter(|r| chat_kinds.contains(&r.kind))
@@ -193,10 +209,16 @@ fn memory(console: &Console, line: &str) -> Answer {
         (Some(live), rss) => lines.push(format!(
             "total      {:>10}   live heap counted by the allocator{}",
             bytes(live),
-            rss.map(|r| format!("; resident {}", bytes(r))).unwrap_or_default()
+            rss.map(|r| format!("; resident {}", bytes(r)))
+                .unwrap_or_default()
         )),
-        (None, Some(rss)) => lines.push(format!("total      {:>10}   resident set size of this OS process", bytes(rss))),
-        (None, None) => lines.push("total      unknown (no counting allocator, no /proc)".to_string()),
+        (None, Some(rss)) => lines.push(format!(
+            "total      {:>10}   resident set size of this OS process",
+            bytes(rss)
+        )),
+        (None, None) => {
+            lines.push("total      unknown (no counting allocator, no /proc)".to_string())
+        }
     }
     Answer::ok(line, ":erlang.memory()", lines)
 }
@@ -204,7 +226,11 @@ fn memory(console: &Console, line: &str) -> Answer {
 fn info(console: &Console, line: &str, pid: Pid) -> Answer {
     let iex = format!("Process.info({})", iex_pid(pid));
     let Some(i) = console.handle.process_info(pid) else {
-        return Answer::err(line, iex, format!("{pid} is not alive and not among recent exits"));
+        return Answer::err(
+            line,
+            iex,
+            format!("{pid} is not alive and not among recent exits"),
+        );
     };
     let mut lines = vec![format!(
         "{pid} {} ({}), status {}",
@@ -215,17 +241,33 @@ fn info(console: &Console, line: &str, pid: Pid) -> Answer {
     if let Some(r) = &i.row {
         lines.push(format!(
             "memory {}, message_queue_len {}, messages in {} / out {}, restarts {}",
-            bytes(r.memory), r.mailbox_len, r.messages_in, r.messages_out, r.restarts
+            bytes(r.memory),
+            r.mailbox_len,
+            r.messages_in,
+            r.messages_out,
+            r.restarts
         ));
     }
     lines.push(format!(
         "busy {:?} in {} polls over the last 5 s ({:?} in {} since spawn)",
         i.busy, i.polls, i.busy_total, i.polls_total
     ));
-    let list = |v: &[Pid]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ");
-    lines.push(format!("links [{}], trap_exit {}", list(&i.links), i.trap_exit));
+    let list = |v: &[Pid]| {
+        v.iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    lines.push(format!(
+        "links [{}], trap_exit {}",
+        list(&i.links),
+        i.trap_exit
+    ));
     if !i.monitors.is_empty() {
-        lines.push(format!("monitors [{}]", list(&i.monitors.iter().map(|m| m.1).collect::<Vec<_>>())));
+        lines.push(format!(
+            "monitors [{}]",
+            list(&i.monitors.iter().map(|m| m.1).collect::<Vec<_>>())
+        ));
     }
     if let Some(parent) = i.parent {
         lines.push(format!("parent {parent}"));
@@ -277,9 +319,9 @@ fn subscribers(console: &Console, line: &str, topic: &str) -> Answer {
 fn children(console: &Console, line: &str, sup: Pid) -> Answer {
     let iex = format!("Supervisor.which_children({})", iex_pid(sup));
     let h = &console.handle;
-    let is_sup = h
-        .process_info(sup)
-        .is_some_and(|i| matches!(i.kind, Kind::Supervisor | Kind::DynamicSupervisor) && i.row.is_some());
+    let is_sup = h.process_info(sup).is_some_and(|i| {
+        matches!(i.kind, Kind::Supervisor | Kind::DynamicSupervisor) && i.row.is_some()
+    });
     if !is_sup {
         return Answer::err(line, iex, format!("{sup} is not a live supervisor"));
     }
@@ -290,7 +332,9 @@ fn children(console: &Console, line: &str, sup: Pid) -> Answer {
                 lines.push(format!(
                     "  {:<20} {:<12} {} restarts {}",
                     k.id,
-                    k.pid.map(|p| p.to_string()).unwrap_or_else(|| ":undefined".into()),
+                    k.pid
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| ":undefined".into()),
                     k.kind.name(),
                     k.restarts
                 ));
@@ -303,8 +347,13 @@ fn children(console: &Console, line: &str, sup: Pid) -> Answer {
 
 fn top(console: &Console, line: &str, by: &str, n: usize) -> Option<Answer> {
     let mut rows = console.handle.process_table();
-    let (iex, key, show_it): (String, fn(&ProcessRow) -> u128, fn(&ProcessRow) -> String) = match by {
-        "memory" => (format!(":recon.proc_count(:memory, {n})"), |r| r.memory as u128, |r| bytes(r.memory)),
+    let (iex, key, show_it): (String, fn(&ProcessRow) -> u128, fn(&ProcessRow) -> String) = match by
+    {
+        "memory" => (
+            format!(":recon.proc_count(:memory, {n})"),
+            |r| r.memory as u128,
+            |r| bytes(r.memory),
+        ),
         "mailbox" => (
             format!(":recon.proc_count(:message_queue_len, {n})"),
             |r| r.mailbox_len as u128,
@@ -372,7 +421,10 @@ fn trace(console: &Console, line: &str, args: &[&str]) -> Answer {
                 iex,
                 vec![format!(
                     "tracing {} for up to {n} events or {}: see the trace view",
-                    pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+                    pids.iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     show(t)
                 )],
             );

@@ -30,9 +30,19 @@ const fn cmd(
 
 /// Every console command.
 pub const COMMANDS: &[CommandHelp] = &[
-    cmd("count", "count", "how many processes are alive", "length(Process.list())"),
+    cmd(
+        "count",
+        "count",
+        "how many processes are alive",
+        "length(Process.list())",
+    ),
     cmd("memory", "memory", "memory by category", ":erlang.memory()"),
-    cmd("info", "info <pid|name>", "what a process is doing", "Process.info(pid)"),
+    cmd(
+        "info",
+        "info <pid|name>",
+        "what a process is doing",
+        "Process.info(pid)",
+    ),
     cmd(
         "state",
         "state <pid|name> [timeout]",
@@ -57,14 +67,24 @@ pub const COMMANDS: &[CommandHelp] = &[
         "the n processes (default 5) with the most of something",
         ":recon.proc_count(:memory, 5)",
     ),
-    cmd("kill", "kill <pid|name>", "sends the untrappable kill signal", "Process.exit(pid, :kill)"),
+    cmd(
+        "kill",
+        "kill <pid|name>",
+        "sends the untrappable kill signal",
+        "Process.exit(pid, :kill)",
+    ),
     cmd(
         "exit",
         "exit <pid|name> <reason>",
         "sends an exit signal with a reason",
         "Process.exit(pid, reason)",
     ),
-    cmd("crash", "crash <pid|name>", "makes a process panic", "Process.exit(pid, :crash)"),
+    cmd(
+        "crash",
+        "crash <pid|name>",
+        "makes a process panic",
+        "Process.exit(pid, :crash)",
+    ),
     cmd(
         "trace",
         "trace <pid|name>... [n] [time]",
@@ -81,7 +101,10 @@ pub fn find(name: &str) -> Option<&'static CommandHelp> {
 
 /// The command closest to a misspelt `word` (edit distance at most 2, or a prefix).
 pub fn suggest(word: &str) -> Option<&'static CommandHelp> {
-    if let Some(c) = COMMANDS.iter().find(|c| c.name.starts_with(word) && !word.is_empty()) {
+    if let Some(c) = COMMANDS
+        .iter()
+        .find(|c| c.name.starts_with(word) && !word.is_empty())
+    {
         return Some(c);
     }
     COMMANDS
