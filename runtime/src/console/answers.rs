@@ -345,10 +345,13 @@ fn children(console: &Console, line: &str, sup: Pid) -> Answer {
     }
 }
 
+/// What `top` sorts by, and how it shows it.
+type Key = fn(&ProcessRow) -> u128;
+type Show = fn(&ProcessRow) -> String;
+
 fn top(console: &Console, line: &str, by: &str, n: usize) -> Option<Answer> {
     let mut rows = console.handle.process_table();
-    let (iex, key, show_it): (String, fn(&ProcessRow) -> u128, fn(&ProcessRow) -> String) = match by
-    {
+    let (iex, key, show_it): (String, Key, Show) = match by {
         "memory" => (
             format!(":recon.proc_count(:memory, {n})"),
             |r| r.memory as u128,

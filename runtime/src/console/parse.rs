@@ -73,7 +73,7 @@ pub fn is_duration(word: &str) -> bool {
 /// Formats a duration as the console prints it (`1s`, `250ms`, `1.5s`).
 pub fn show(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms >= 1000 && ms % 1000 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms >= 1000 {
         format!("{:.1}s", d.as_secs_f64())
