@@ -12,13 +12,8 @@ use crate::lessons::engine::LessonInput;
 use crate::lessons::{Catalog, LessonEngine};
 use crate::panels::lesson::LessonPanel;
 use crate::panels::{
-<<<<<<< HEAD
-    ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, StatusBar,
-    StoppedBanner, SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
-=======
-    Dashboard, Inspector, ProcessTable, SequenceDiagram, StatusBar, StoppedBanner, SupervisionTree,
-    Tab, TimelinePanel, View, WarningsPanel,
->>>>>>> trace
+    ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, SequenceDiagram,
+    StatusBar, StoppedBanner, SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
 };
 use crate::persist::{self, Persisted};
 use crate::state::animation::Animating;
@@ -28,11 +23,8 @@ use crate::state::components::{Notice, Selection, Subsystem, TopSupervisors};
 use crate::state::contrast::ContrastRun;
 use crate::state::faults::{FaultsLink, FaultsView, FaultsWorker};
 use crate::state::link::RuntimeLink;
-<<<<<<< HEAD
 use crate::state::load::LoadRun;
-=======
 use crate::state::trace::Tracing;
->>>>>>> trace
 use crate::state::warnings::Warnings;
 use crate::state::{self, Polling};
 use crate::AppConfig;
@@ -72,13 +64,10 @@ pub struct CrashcourseApp {
     timeline: TimelinePanel,
     dashboard: Dashboard,
     warnings: WarningsPanel,
-<<<<<<< HEAD
     faults: FaultsPanel,
     load: LoadPanel,
     contrast: ContrastPanel,
-=======
     sequence: SequenceDiagram,
->>>>>>> trace
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
@@ -145,13 +134,10 @@ impl CrashcourseApp {
             timeline: TimelinePanel,
             dashboard: Dashboard::default(),
             warnings: WarningsPanel,
-<<<<<<< HEAD
             faults: FaultsPanel::default(),
             load: LoadPanel::default(),
             contrast: ContrastPanel::default(),
-=======
             sequence: SequenceDiagram,
->>>>>>> trace
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
@@ -344,13 +330,10 @@ impl CrashcourseApp {
                     (Tab::Processes, "Processes".to_string()),
                     (Tab::Dashboard, "Dashboard".to_string()),
                     (Tab::Warnings, format!("Warnings ({warnings})")),
-<<<<<<< HEAD
                     (Tab::Faults, "Faults".to_string()),
                     (Tab::Load, "Load".to_string()),
                     (Tab::Contrast, "Contrast".to_string()),
-=======
                     (Tab::Trace, "Trace".to_string()),
->>>>>>> trace
                 ] {
                     let mut text = egui::RichText::new(title).strong();
                     if tab == Tab::Warnings && warnings > 0 {
@@ -366,13 +349,10 @@ impl CrashcourseApp {
                 Tab::Processes => self.processes.ui(ui, world, commands),
                 Tab::Dashboard => self.dashboard.ui(ui, world, commands),
                 Tab::Warnings => self.warnings.ui(ui, world, commands),
-<<<<<<< HEAD
                 Tab::Faults => self.faults.ui(ui, world, commands),
                 Tab::Load => self.load.ui(ui, world, commands),
                 Tab::Contrast => self.contrast.ui(ui, world, commands),
-=======
                 Tab::Trace => self.sequence.ui(ui, world, commands),
->>>>>>> trace
             }
         });
 

@@ -44,14 +44,11 @@ pub enum Tab {
     Processes,
     Dashboard,
     Warnings,
-<<<<<<< HEAD
     Faults,
     Load,
     Contrast,
-=======
     /// The sequence diagram of the last trace.
     Trace,
->>>>>>> trace
 }
 
 /// A panel: draws from the world, asks for changes through `commands`.

@@ -124,13 +124,10 @@ fn view_world(now: Instant, polling: Polling) -> World {
     world.init_resource::<ViewGeneration>();
     world.init_resource::<Notice>();
     world.init_resource::<Animating>();
-<<<<<<< HEAD
     world.init_resource::<LoadRun>();
     world.init_resource::<ContrastRun>();
     world.init_resource::<faults::FaultsView>();
-=======
     world.init_resource::<trace::Tracing>();
->>>>>>> trace
     world
 }
 
