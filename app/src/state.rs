@@ -15,6 +15,7 @@ pub mod animation;
 pub mod chat;
 pub mod commands;
 pub mod components;
+pub mod console;
 pub mod contrast;
 pub mod faults;
 pub mod history;
@@ -128,6 +129,7 @@ fn view_world(now: Instant, polling: Polling) -> World {
     world.init_resource::<ContrastRun>();
     world.init_resource::<faults::FaultsView>();
     world.init_resource::<trace::Tracing>();
+    world.init_resource::<console::ConsoleLog>();
     world
 }
 

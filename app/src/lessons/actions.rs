@@ -185,9 +185,8 @@ pub fn perform(op: &Op, world: &World, owned: &mut Owned) -> Result<Effect, Acti
             .map_err(|e| e.to_string())?;
             Ok(Effect::None)
         }
-        Op::Broadcast { .. } | Op::Console { .. } => {
-            Err(format!("{} is not available in this build", op_name(op)))
-        }
+        Op::Console { command } => Ok(Effect::Command(Command::Console(command.clone()))),
+        Op::Broadcast { .. } => Err(format!("{} is not available in this build", op_name(op))),
     }
 }
 
