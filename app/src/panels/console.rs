@@ -8,7 +8,10 @@ use super::View;
 use crate::state::commands::Command;
 use crate::state::console::{console, ConsoleLog};
 
-/// The hint the empty input line shows (tests find the input by it).
+/// The prompt before the input line (it labels the input, so tests find it by it).
+pub const PROMPT: &str = "crashcourse>";
+
+/// The hint the empty input line shows.
 pub const HINT: &str = "count, memory, state room:lobby, top mailbox, help...";
 
 /// The console panel's own state: the line being typed and where recall stands.
@@ -79,13 +82,19 @@ impl View for ConsolePanel {
         if up || down {
             self.recall(&log.history, up);
         }
-        let response = ui.add(
-            egui::TextEdit::singleline(&mut self.input)
-                .id_salt("console input")
-                .font(egui::TextStyle::Monospace)
-                .hint_text(HINT)
-                .desired_width(f32::INFINITY),
-        );
+        let response = ui
+            .horizontal(|ui| {
+                let prompt = ui.label(RichText::new(PROMPT).monospace());
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.input)
+                        .id_salt("console input")
+                        .font(egui::TextStyle::Monospace)
+                        .hint_text(HINT)
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(prompt.id)
+            })
+            .inner;
         let id = response.id;
         self.input_id = Some(id);
         if tab || up || down {
