@@ -48,7 +48,12 @@ fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -
 }
 
 fn answers(harness: &AppHarness) -> usize {
-    harness.state().world().resource::<ConsoleLog>().answers.len()
+    harness
+        .state()
+        .world()
+        .resource::<ConsoleLog>()
+        .answers
+        .len()
 }
 
 /// Types `text` into the console's input line (focusing it first).
@@ -64,7 +69,9 @@ fn enter(harness: &mut AppHarness, line: &str) {
     let before = answers(harness);
     type_in(harness, line);
     harness.key_press(egui::Key::Enter);
-    step_until(harness, &format!("`{line}` is answered"), |h| answers(h) > before);
+    step_until(harness, &format!("`{line}` is answered"), |h| {
+        answers(h) > before
+    });
     harness.step();
 }
 
@@ -77,7 +84,10 @@ fn typed_commands_are_answered_with_their_iex_expression() {
     let mut t = app();
     let h = &mut t.harness;
     enter(h, "count");
-    assert!(shows(h, "length(Process.list())"), "the IEx expression is shown");
+    assert!(
+        shows(h, "length(Process.list())"),
+        "the IEx expression is shown"
+    );
     let count = h.state().world().resource::<ConsoleLog>().answers[0].lines[0].clone();
     assert!(count.ends_with(" processes"), "{count}");
     assert!(shows(h, &count));

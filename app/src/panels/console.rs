@@ -90,6 +90,7 @@ impl View for ConsolePanel {
                         .id_salt("console input")
                         .font(egui::TextStyle::Monospace)
                         .hint_text(HINT)
+                        .lock_focus(true)
                         .desired_width(f32::INFINITY),
                 )
                 .labelled_by(prompt.id)
