@@ -266,6 +266,9 @@ impl CrashcourseApp {
     /// Applies a lesson-panel request as if the learner had clicked it.
     pub fn lesson_input(&mut self, input: LessonInput) {
         for command in self.lessons.input(&self.world, input) {
+            if matches!(command, Command::Console(_)) {
+                self.tab = Tab::Console;
+            }
             commands::apply(&mut self.world, command);
         }
         if let Some(pid) = self.lessons.reveal.take() {

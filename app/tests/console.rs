@@ -152,3 +152,48 @@ fn a_stuck_process_state_times_out_while_the_window_keeps_drawing() {
         "timed out after 500ms: the process did not answer (it is busy or stuck)"
     ));
 }
+
+#[test]
+fn the_commands_lesson_ten_uses_answer_as_it_says() {
+    use crashcourse_app::state::commands::Command;
+    use crashcourse_runtime::FaultKind;
+    let mut t = app();
+    let h = &mut t.harness;
+    let fault = FaultKind::parse("unmatched_messages").expect("the fault exists");
+    h.state_mut().apply(Command::Fault { fault, on: true });
+    step_until(h, "`unmatched` has a backlog", |h| {
+        h.state()
+            .handle()
+            .process_table()
+            .iter()
+            .any(|r| r.label.as_deref() == Some("unmatched") && r.mailbox_len > 1_000)
+    });
+    for (line, expect) in [
+        ("count", " processes"),
+        ("memory", "total"),
+        ("subscribers room:lobby", "subscribers of room:lobby"),
+        ("top mailbox", "unmatched"),
+        ("trace unmatched 50 1s", "tracing"),
+        ("kill unmatched", "sent kill"),
+    ] {
+        let before = answers(h);
+        h.state_mut().apply(Command::Console(line.to_string()));
+        step_until(h, &format!("`{line}` is answered"), |h| answers(h) > before);
+        let log = h.state().world().resource::<ConsoleLog>();
+        let a = log.answers.last().expect("an answer");
+        assert!(!a.error, "{line}: {:?}", a.lines);
+        assert!(
+            a.lines.iter().any(|l| l.contains(expect)),
+            "{line}: expected {expect:?} in {:?}",
+            a.lines
+        );
+        if line.starts_with("top") {
+            assert!(
+                a.lines[0].contains("unmatched"),
+                "the backlog is first: {:?}",
+                a.lines
+            );
+        }
+    }
+    let _ = h.state_mut().apply(Command::AllFaultsOff);
+}
