@@ -195,5 +195,5 @@ fn the_commands_lesson_ten_uses_answer_as_it_says() {
             );
         }
     }
-    let _ = h.state_mut().apply(Command::AllFaultsOff);
+    h.state_mut().apply(Command::AllFaultsOff);
 }
