@@ -12,8 +12,9 @@ use crate::lessons::engine::LessonInput;
 use crate::lessons::{Catalog, LessonEngine};
 use crate::panels::lesson::LessonPanel;
 use crate::panels::{
-    ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable, SequenceDiagram,
-    StatusBar, StoppedBanner, SupervisionTree, Tab, TimelinePanel, View, WarningsPanel,
+    ConsolePanel, ContrastPanel, Dashboard, FaultsPanel, Inspector, LoadPanel, ProcessTable,
+    SequenceDiagram, StatusBar, StoppedBanner, SupervisionTree, Tab, TimelinePanel, View,
+    WarningsPanel,
 };
 use crate::persist::{self, Persisted};
 use crate::state::animation::Animating;
@@ -68,6 +69,7 @@ pub struct CrashcourseApp {
     load: LoadPanel,
     contrast: ContrastPanel,
     sequence: SequenceDiagram,
+    console: ConsolePanel,
     status: StatusBar,
     stopped: StoppedBanner,
     commands: Vec<Command>,
@@ -138,6 +140,7 @@ impl CrashcourseApp {
             load: LoadPanel::default(),
             contrast: ContrastPanel::default(),
             sequence: SequenceDiagram,
+            console: ConsolePanel::default(),
             status: StatusBar,
             stopped: StoppedBanner,
             commands: Vec::new(),
@@ -239,6 +242,7 @@ impl CrashcourseApp {
     pub fn update_view_model(&mut self) {
         let start = Instant::now();
         state::run_frame(&mut self.world, &mut self.schedule, start);
+        state::console::collect_answers(&mut self.world);
         self.lessons.update(&self.world);
         self.restore_selection();
         self.costs.view_model = start.elapsed();
@@ -262,6 +266,9 @@ impl CrashcourseApp {
     /// Applies a lesson-panel request as if the learner had clicked it.
     pub fn lesson_input(&mut self, input: LessonInput) {
         for command in self.lessons.input(&self.world, input) {
+            if matches!(command, Command::Console(_)) {
+                self.tab = Tab::Console;
+            }
             commands::apply(&mut self.world, command);
         }
         if let Some(pid) = self.lessons.reveal.take() {
@@ -334,6 +341,7 @@ impl CrashcourseApp {
                     (Tab::Load, "Load".to_string()),
                     (Tab::Contrast, "Contrast".to_string()),
                     (Tab::Trace, "Trace".to_string()),
+                    (Tab::Console, "Console".to_string()),
                 ] {
                     let mut text = egui::RichText::new(title).strong();
                     if tab == Tab::Warnings && warnings > 0 {
@@ -353,6 +361,7 @@ impl CrashcourseApp {
                 Tab::Load => self.load.ui(ui, world, commands),
                 Tab::Contrast => self.contrast.ui(ui, world, commands),
                 Tab::Trace => self.sequence.ui(ui, world, commands),
+                Tab::Console => self.console.ui(ui, world, commands),
             }
         });
 
@@ -363,6 +372,9 @@ impl CrashcourseApp {
         for command in std::mem::take(&mut self.commands) {
             if matches!(command, Command::Trace(_)) {
                 self.tab = Tab::Trace;
+            }
+            if matches!(command, Command::Console(_)) {
+                self.tab = Tab::Console;
             }
             commands::apply(&mut self.world, command);
         }
@@ -382,6 +394,12 @@ impl CrashcourseApp {
             // Chaos too: its report names only its last 20 victims, and the timeline marks
             // those it sees.
             || self.world.resource::<Tracing>().recording()
+            || self
+                .world
+                .resource::<crate::state::console::ConsoleLog>()
+                .running()
+                .next()
+                .is_some()
         {
             ctx.request_repaint_after(ANIMATION_FRAME);
         } else if self.world.resource::<LoadRun>().is_running()

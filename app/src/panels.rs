@@ -1,6 +1,7 @@
 //! The panels: each draws one part of the view model and hands back [`Command`]s. None of
 //! them touches the runtime; they see only the [`World`].
 
+pub mod console;
 pub mod contrast;
 pub mod dashboard;
 pub mod faults;
@@ -26,6 +27,7 @@ use eframe::egui::{self, Color32};
 use crate::state::commands::Command;
 use crate::state::components::{Identity, PidIndex, ProcessStatus};
 
+pub use console::ConsolePanel;
 pub use contrast::ContrastPanel;
 pub use dashboard::Dashboard;
 pub use faults::FaultsPanel;
@@ -51,6 +53,8 @@ pub enum Tab {
     Contrast,
     /// The sequence diagram of the last trace.
     Trace,
+    /// The console: questions to the live runtime.
+    Console,
 }
 
 /// A panel: draws from the world, asks for changes through `commands`.

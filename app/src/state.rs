@@ -15,6 +15,7 @@ pub mod animation;
 pub mod chat;
 pub mod commands;
 pub mod components;
+pub mod console;
 pub mod contrast;
 pub mod faults;
 pub mod history;
@@ -136,6 +137,7 @@ fn view_world(now: Instant, polling: Polling) -> World {
     world.init_resource::<Neighbourhood>();
     world.init_resource::<RecentRestarts>();
     world.init_resource::<TreeGraph>();
+    world.init_resource::<console::ConsoleLog>();
     world
 }
 

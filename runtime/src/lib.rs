@@ -33,6 +33,7 @@
 pub mod alloc;
 pub mod chat;
 mod clock;
+mod console;
 mod control;
 mod ctx;
 pub mod db;
@@ -70,6 +71,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use console::{Answer, CommandHelp, Console};
 pub use control::NoProc;
 pub use ctx::Ctx;
 pub use executor::LONG_POLL;

@@ -193,7 +193,7 @@ pub fn perform(op: &Op, world: &World, owned: &mut Owned) -> Result<Effect, Acti
             broadcast(addr, room.clone(), text.clone());
             Ok(Effect::None)
         }
-        Op::Console { .. } => Err(format!("{} is not available in this build", op_name(op))),
+        Op::Console { command } => Ok(Effect::Command(Command::Console(command.clone()))),
     }
 }
 

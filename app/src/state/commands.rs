@@ -63,6 +63,8 @@ pub enum Command {
         duration: Duration,
     },
     StopContrast,
+    /// Run a console line; its answer shows in the console panel.
+    Console(String),
 }
 
 /// How the demo tree is started (kept for "Start again").
@@ -94,6 +96,7 @@ pub fn apply(world: &mut World, command: Command) {
             .map_err(|e| e.to_string()),
         Command::Crash(pid) => handle.crash(pid).map_err(|e| e.to_string()),
         Command::Trace(pid) => trace::start_trace(world, pid),
+        Command::Console(line) => super::console::run_line(world, line),
         Command::StopTrace => {
             trace::stop_trace(world);
             Ok(())
