@@ -332,7 +332,9 @@ impl CrashcourseApp {
             .show(ui, |ui| self.timeline.ui(ui, world, commands));
         egui::CentralPanel::default().show(ui, |ui| {
             let warnings = world.resource::<Warnings>().active_kinds();
-            ui.horizontal(|ui| {
+            // Wrapped: beside the lesson panel, the tree and the inspector, nine tabs do not fit
+            // one row at 1280x720, and a tab cut off at the edge cannot be clicked.
+            ui.horizontal_wrapped(|ui| {
                 for (tab, title) in [
                     (Tab::Processes, "Processes".to_string()),
                     (Tab::Dashboard, "Dashboard".to_string()),
