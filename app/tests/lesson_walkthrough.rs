@@ -453,3 +453,8 @@ fn progress_survives_a_restart_of_the_app() {
         phase(h) == Some(StepPhase::Act)
     });
 }
+
+#[test]
+fn lesson_10_walks_through() {
+    walk_by_buttons("10. Inspecting a live system");
+}
