@@ -31,6 +31,7 @@
 mod app;
 pub mod bench;
 pub mod demo;
+pub mod format;
 pub mod lessons;
 pub mod panels;
 pub mod persist;

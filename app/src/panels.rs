@@ -24,6 +24,7 @@ use bevy_ecs::world::World;
 use crashcourse_runtime::{Kind, Pid, Status};
 use eframe::egui::{self, Color32};
 
+pub use crate::format::format_bytes;
 use crate::state::commands::Command;
 use crate::state::components::{Identity, PidIndex, ProcessStatus};
 
@@ -112,21 +113,6 @@ pub fn warn_color(visuals: &egui::Visuals) -> Color32 {
 fn pick(dark: bool, on_dark: (u8, u8, u8), on_light: (u8, u8, u8)) -> Color32 {
     let (r, g, b) = if dark { on_dark } else { on_light };
     Color32::from_rgb(r, g, b)
-}
-
-/// "512 B", "1.5 KiB", "3.2 MiB".
-pub fn format_bytes(bytes: usize) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// "0.4s", "42s", "3m 07s", "2h 05m".

@@ -274,7 +274,7 @@ pub fn figure(kind: FaultKind, status: &FaultStatus) -> String {
         FaultKind::MailboxFlood => format!("{} messages waiting", status.flood_queue),
         FaultKind::UnmatchedMessages => format!("{} never matched", status.unmatched_queue),
         FaultKind::UnboundedState => {
-            format!("state {}", crate::panels::format_bytes(status.state_bytes))
+            format!("state {}", crate::format::format_bytes(status.state_bytes))
         }
         FaultKind::BusyLoop => match status.busy_loop {
             Some(pid) => format!("spinning in {pid}"),
