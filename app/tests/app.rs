@@ -12,27 +12,13 @@ use egui_kittest::Harness;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
+mod support;
+use support::{shows, shows_containing, step_until_within, AppHarness, TestApp};
+
 const DEADLINE: Duration = Duration::from_secs(15);
 
-type AppHarness = Harness<'static, CrashcourseApp>;
-
-/// The app and the temporary directory its database lives in (removed after the app).
-struct TestApp {
-    harness: AppHarness,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for TestApp {
-    type Target = AppHarness;
-    fn deref(&self) -> &AppHarness {
-        &self.harness
-    }
-}
-
-impl std::ops::DerefMut for TestApp {
-    fn deref_mut(&mut self) -> &mut AppHarness {
-        &mut self.harness
-    }
+fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -> bool) {
+    step_until_within(harness, DEADLINE, what, cond);
 }
 
 /// The app with its database in a fresh temporary directory, polling quickly so tests do not
@@ -51,31 +37,6 @@ fn app_with(adjust: impl FnOnce(&mut AppConfig)) -> TestApp {
 
 fn app() -> TestApp {
     app_with(|_| {})
-}
-
-/// Steps frames until `cond` holds, failing with `what` after [`DEADLINE`].
-fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        harness.step();
-        if cond(harness) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {DEADLINE:?} waiting until {what}"
-        );
-        // Poll, do not spin: the runtime's threads need the cores too.
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn shows(harness: &AppHarness, label: &str) -> bool {
-    harness.query_all_by_label(label).next().is_some()
-}
-
-fn shows_containing(harness: &AppHarness, text: &str) -> bool {
-    harness.query_all_by_label_contains(text).next().is_some()
 }
 
 /// Clicks the first widget labelled `label` (the tree draws before the table).

@@ -13,13 +13,13 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
+mod support;
+use support::{shows_containing as shows, step_until_within, AppHarness, TestApp};
+
 const DEADLINE: Duration = Duration::from_secs(20);
 
-type AppHarness = Harness<'static, CrashcourseApp>;
-
-struct TestApp {
-    harness: AppHarness,
-    _dir: tempfile::TempDir,
+fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -> bool) {
+    step_until_within(harness, DEADLINE, what, cond);
 }
 
 fn app() -> TestApp {
@@ -33,18 +33,6 @@ fn app() -> TestApp {
     app.harness.state_mut().set_tab(Tab::Console);
     app.harness.step();
     app
-}
-
-fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        harness.step();
-        if cond(harness) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting until {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn answers(harness: &AppHarness) -> usize {
@@ -73,10 +61,6 @@ fn enter(harness: &mut AppHarness, line: &str) {
         answers(h) > before
     });
     harness.step();
-}
-
-fn shows(harness: &AppHarness, text: &str) -> bool {
-    harness.query_all_by_label_contains(text).next().is_some()
 }
 
 #[test]

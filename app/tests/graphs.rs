@@ -22,9 +22,14 @@ use crashcourse_runtime::{Ctx, ExitReason, Handle, Kind, Pid, SpawnOpts};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
+mod support;
+use support::{shows_containing, step_until_within, AppHarness};
+
 const DEADLINE: Duration = Duration::from_secs(15);
 
-type AppHarness = Harness<'static, CrashcourseApp>;
+fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -> bool) {
+    step_until_within(harness, DEADLINE, what, cond);
+}
 
 /// The app with no chat server and no demo, polling quickly; its database directory.
 fn app() -> (AppHarness, tempfile::TempDir) {
@@ -41,28 +46,8 @@ fn app() -> (AppHarness, tempfile::TempDir) {
     (harness, dir)
 }
 
-/// Steps frames until `cond` holds, failing with `what` after [`DEADLINE`].
-fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        harness.step();
-        if cond(harness) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {DEADLINE:?} waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 fn count_containing(harness: &AppHarness, text: &str) -> usize {
     harness.query_all_by_label_contains(text).count()
-}
-
-fn shows_containing(harness: &AppHarness, text: &str) -> bool {
-    count_containing(harness, text) > 0
 }
 
 /// Writes what the harness draws to `target/graphs-<name>.png` (with the `snapshots` feature;

@@ -14,9 +14,11 @@ use egui_kittest::Harness;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
+mod support;
+use support::{shows_containing, AppHarness};
+
 const DEADLINE: Duration = Duration::from_secs(90);
 
-type AppHarness = Harness<'static, CrashcourseApp>;
 type Client = WebSocket<MaybeTlsStream<TcpStream>>;
 
 fn lessons_dir() -> std::path::PathBuf {
@@ -79,10 +81,6 @@ fn click(h: &AppHarness, label: &str) {
         .or_else(|| h.query_all_by_label(label).next())
         .unwrap_or_else(|| panic!("no widget labelled {label:?}"))
         .click();
-}
-
-fn shows_containing(h: &AppHarness, text: &str) -> bool {
-    h.query_all_by_label_contains(text).next().is_some()
 }
 
 /// A Phoenix V2 client joined to `room:lobby` (as the chat page would be).

@@ -13,14 +13,13 @@ use crashcourse_runtime::{Pid, SpawnOpts};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
+mod support;
+use support::{shows, step_until_within, AppHarness, TestApp};
+
 const DEADLINE: Duration = Duration::from_secs(20);
 
-type AppHarness = Harness<'static, CrashcourseApp>;
-
-/// The app and the temporary directory its database lives in.
-struct TestApp {
-    harness: AppHarness,
-    _dir: tempfile::TempDir,
+fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -> bool) {
+    step_until_within(harness, DEADLINE, what, cond);
 }
 
 fn app() -> TestApp {
@@ -32,26 +31,6 @@ fn app() -> TestApp {
         .with_size(egui::vec2(1400.0, 900.0))
         .build_eframe(move |_cc| CrashcourseApp::new(config));
     TestApp { harness, _dir: dir }
-}
-
-/// Steps frames until `cond` holds, failing with `what` after [`DEADLINE`].
-fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        harness.step();
-        if cond(harness) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {DEADLINE:?} waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn shows(harness: &AppHarness, label: &str) -> bool {
-    harness.query_all_by_label(label).next().is_some()
 }
 
 fn rect_of(harness: &AppHarness, label: &str) -> Option<egui::Rect> {

@@ -16,26 +16,13 @@ use crashcourse_runtime::{FaultKind, Kind};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
+mod support;
+use support::{shows, shows_containing, step_until_within, AppHarness, TestApp};
+
 const DEADLINE: Duration = Duration::from_secs(30);
 
-type AppHarness = Harness<'static, CrashcourseApp>;
-
-struct TestApp {
-    harness: AppHarness,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for TestApp {
-    type Target = AppHarness;
-    fn deref(&self) -> &AppHarness {
-        &self.harness
-    }
-}
-
-impl std::ops::DerefMut for TestApp {
-    fn deref_mut(&mut self) -> &mut AppHarness {
-        &mut self.harness
-    }
+fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -> bool) {
+    step_until_within(harness, DEADLINE, what, cond);
 }
 
 /// The app at 1280x720 with its database in a fresh temporary directory, polling quickly.
@@ -48,31 +35,6 @@ fn app() -> TestApp {
         .with_size(egui::vec2(1280.0, 720.0))
         .build_eframe(move |_cc| CrashcourseApp::new(config));
     TestApp { harness, _dir: dir }
-}
-
-/// Steps frames until `cond` holds, failing with `what` after [`DEADLINE`].
-fn step_until(harness: &mut AppHarness, what: &str, cond: impl Fn(&AppHarness) -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        harness.step();
-        if cond(harness) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {DEADLINE:?} waiting until {what}"
-        );
-        // Poll, do not spin: the runtime's threads need the cores too.
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn shows(harness: &AppHarness, label: &str) -> bool {
-    harness.query_all_by_label(label).next().is_some()
-}
-
-fn shows_containing(harness: &AppHarness, text: &str) -> bool {
-    harness.query_all_by_label_contains(text).next().is_some()
 }
 
 fn checkbox(harness: &AppHarness, label: &str) -> bool {
