@@ -19,6 +19,29 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Kind; 12] = [
+        Kind::Worker,
+        Kind::Server,
+        Kind::Supervisor,
+        Kind::DynamicSupervisor,
+        Kind::Socket,
+        Kind::Channel,
+        Kind::Room,
+        Kind::Presence,
+        Kind::PubSub,
+        Kind::Pool,
+        Kind::PoolConnection,
+        Kind::Http,
+    ];
+
+    /// A kind by its [`name`](Kind::name), case-insensitive, with `_` or `-` standing for a
+    /// space (`pool_connection`), as command lines and lesson files write it.
+    pub fn parse(name: &str) -> Option<Kind> {
+        let name = name.trim().to_ascii_lowercase().replace(['_', '-'], " ");
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// A short lower-case name.
     pub fn name(self) -> &'static str {
         match self {

@@ -233,26 +233,9 @@ impl EventName {
     }
 }
 
-/// Every process kind, for parsing names like `pool_connection`.
-const KINDS: [Kind; 12] = [
-    Kind::Worker,
-    Kind::Server,
-    Kind::Supervisor,
-    Kind::DynamicSupervisor,
-    Kind::Socket,
-    Kind::Channel,
-    Kind::Room,
-    Kind::Presence,
-    Kind::PubSub,
-    Kind::Pool,
-    Kind::PoolConnection,
-    Kind::Http,
-];
-
 /// A kind by its name, with `_` standing for a space (`pool_connection`).
 pub fn parse_kind(s: &str) -> Option<Kind> {
-    let s = s.replace('_', " ");
-    KINDS.into_iter().find(|k| k.name() == s)
+    Kind::parse(s)
 }
 
 /// The fault names lesson files may switch.

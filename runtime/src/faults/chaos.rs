@@ -13,21 +13,6 @@ use super::figures::Figures;
 use crate::observe::ProcessRow;
 use crate::{ExitReason, Handle, Kind, Pid, SpawnOpts, Status};
 
-/// Every kind, for parsing names.
-const KINDS: [Kind; 12] = [
-    Kind::Worker,
-    Kind::Server,
-    Kind::Supervisor,
-    Kind::DynamicSupervisor,
-    Kind::Socket,
-    Kind::Channel,
-    Kind::Room,
-    Kind::Presence,
-    Kind::PubSub,
-    Kind::Pool,
-    Kind::PoolConnection,
-    Kind::Http,
-];
 /// The highest rate a plan may ask for.
 pub const MAX_PER_SECOND: f64 = 10_000.0;
 /// The longest a plan may run.
@@ -53,18 +38,16 @@ impl ChaosPlan {
     pub fn parse_kinds(s: &str) -> Result<Vec<Kind>, FaultError> {
         let mut kinds = Vec::new();
         for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-            let name = word.to_ascii_lowercase().replace(['_', '-'], " ");
-            let kind = KINDS
-                .into_iter()
-                .find(|k| k.name() == name)
-                .ok_or_else(|| {
-                    let known: Vec<String> =
-                        KINDS.iter().map(|k| k.name().replace(' ', "_")).collect();
-                    FaultError::BadPlan(format!(
-                        "unknown process kind {word:?} (known: {})",
-                        known.join(", ")
-                    ))
-                })?;
+            let kind = Kind::parse(word).ok_or_else(|| {
+                let known: Vec<String> = Kind::ALL
+                    .iter()
+                    .map(|k| k.name().replace(' ', "_"))
+                    .collect();
+                FaultError::BadPlan(format!(
+                    "unknown process kind {word:?} (known: {})",
+                    known.join(", ")
+                ))
+            })?;
             if !kinds.contains(&kind) {
                 kinds.push(kind);
             }
