@@ -545,10 +545,7 @@ pub fn run_all(
     mut report: impl FnMut(String),
 ) -> Result<(), BenchError> {
     let sizes = Sizes::new(quick);
-    let dir = tempfile::Builder::new()
-        .prefix("crashcourse-bench-chat-")
-        .tempdir()
-        .map_err(|e| BenchError::new(format!("could not create a temporary directory: {e}")))?;
+    let dir = crate::temp_dir("chat")?;
     let ours = |presence: bool, history: bool, prefix: &str| {
         let mut cmd = Command::new(exe);
         cmd.args([
@@ -631,11 +628,7 @@ pub fn run_all(
         ours(false, true, "history_on:"),
         &mut report,
     ));
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(BenchError::new(failures.join("; ")))
-    }
+    BenchError::from_failures(failures)
 }
 
 #[cfg(test)]

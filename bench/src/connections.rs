@@ -63,10 +63,7 @@ pub fn run_all(
     mut report: impl FnMut(String),
 ) -> Result<(), BenchError> {
     let sizes = Sizes::new(quick);
-    let dir = tempfile::Builder::new()
-        .prefix("crashcourse-bench-connections-")
-        .tempdir()
-        .map_err(|e| BenchError::new(format!("could not create a temporary directory: {e}")))?;
+    let dir = crate::temp_dir("connections")?;
     report(format!(
         "# connections: clients join one room in steps of {} up to {}, {} per client process",
         sizes.step, sizes.limit, sizes.per_process
@@ -122,11 +119,7 @@ pub fn run_all(
             Err(e) => failures.push(format!("{variant}: {e}")),
         }
     }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(BenchError::new(failures.join("; ")))
-    }
+    BenchError::from_failures(failures)
 }
 
 struct Ramp {

@@ -45,6 +45,24 @@ impl BenchError {
     pub fn new(msg: impl Into<String>) -> BenchError {
         BenchError(msg.into())
     }
+
+    /// `Ok` when no side failed, else one error naming every failure (each side runs even when
+    /// another fails, so all figures measured are printed first).
+    pub fn from_failures(failures: Vec<String>) -> Result<(), BenchError> {
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(BenchError::new(failures.join("; ")))
+        }
+    }
+}
+
+/// A fresh temporary directory for one benchmark's files (`crashcourse-bench-<name>-...`).
+pub fn temp_dir(name: &str) -> Result<tempfile::TempDir, BenchError> {
+    tempfile::Builder::new()
+        .prefix(&format!("crashcourse-bench-{name}-"))
+        .tempdir()
+        .map_err(|e| BenchError::new(format!("could not create a temporary directory: {e}")))
 }
 
 impl From<crashcourse_runtime::db::DbError> for BenchError {

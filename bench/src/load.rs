@@ -154,10 +154,7 @@ pub fn run_all(
     mut report: impl FnMut(String),
 ) -> Result<(), BenchError> {
     let sizes = Sizes::new(quick);
-    let dir = tempfile::Builder::new()
-        .prefix("crashcourse-bench-load-")
-        .tempdir()
-        .map_err(|e| BenchError::new(format!("could not create a temporary directory: {e}")))?;
+    let dir = crate::temp_dir("load")?;
     report(format!(
         "# load: one generator process, {} clients each in its own room, at most {}/s each \
          (closed model), {} s, against each server; cpu = the generator's own user+system time,          cpu_share in % of one core",
@@ -204,11 +201,7 @@ pub fn run_all(
         "peer.",
         peer.and_then(|cmd| side(sizes, cmd)),
     );
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(BenchError::new(failures.join("; ")))
-    }
+    BenchError::from_failures(failures)
 }
 
 #[cfg(test)]
