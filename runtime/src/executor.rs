@@ -108,6 +108,11 @@ pub struct WorkerStats {
     /// Start of the running poll if the watchdog found the thread asleep in it (a blocking
     /// call): it is then a hog whatever its CPU time.
     blocked_start_ns: AtomicU64,
+    /// Start of the running poll when the watchdog first saw the thread asleep in it, and the
+    /// thread's CPU time then: asleep again at the next look with no CPU time spent between is
+    /// a blocking call, where one look alone may catch a moment's wait on a contended lock.
+    asleep_start_ns: AtomicU64,
+    asleep_cpu_ns: AtomicU64,
 }
 
 /// A thread's CPU-time clock (`CLOCK_THREAD_CPUTIME_ID` of that thread, through
@@ -701,10 +706,17 @@ fn running_hog(shared: &Shared, stats: &WorkerStats) -> Option<(u64, u64, Durati
     if cpu > LONG_POLL || stats.blocked_start_ns.load(Ordering::Acquire) == start {
         return Some((pid, start, running, cpu));
     }
-    // Little CPU: descheduled by the OS (not a hog), or asleep in a blocking call (a hog).
+    // Little CPU: descheduled by the OS (not a hog), or asleep in a blocking call (a hog):
+    // asleep at two looks in a row, with under a millisecond of CPU time spent between them.
     if stats.clock.is_asleep() && stats.poll_start_ns.load(Ordering::Acquire) == start {
-        stats.blocked_start_ns.store(start, Ordering::Release);
-        return Some((pid, start, running, cpu));
+        let cpu_ns =
+            u64::try_from(cpu_now.unwrap_or(Duration::ZERO).as_nanos()).unwrap_or(u64::MAX);
+        let seen = stats.asleep_start_ns.swap(start, Ordering::AcqRel) == start;
+        let before = stats.asleep_cpu_ns.swap(cpu_ns, Ordering::AcqRel);
+        if seen && cpu_now.is_some() && cpu_ns.saturating_sub(before) < 1_000_000 {
+            stats.blocked_start_ns.store(start, Ordering::Release);
+            return Some((pid, start, running, cpu));
+        }
     }
     None
 }

@@ -191,3 +191,32 @@ fn shutting_down_with_panicking_destructors_still_frees_everything() {
     rt.shutdown();
     assert_eq!(rt.process_count(), 0);
 }
+
+/// A poll asleep in a blocking call (here a thread sleep) is a hog although it uses no CPU: the
+/// watchdog names it while it still sleeps, once it has seen the thread asleep at two looks in
+/// a row.
+#[test]
+fn a_poll_asleep_in_a_blocking_call_is_named_while_it_sleeps() {
+    let rt = runtime();
+    let h = rt.handle();
+    let (tx, rx) = mpsc::channel();
+    let sleeper = h
+        .spawn(move |ctx| async move {
+            let _ = ctx.recv().await;
+            std::thread::sleep(Duration::from_millis(400));
+            let _ = tx.send(());
+        })
+        .unwrap();
+    h.send(sleeper, ()).unwrap();
+    wait_until("the sleeping poll is named while it runs", || {
+        h.metrics()
+            .recent_long_polls
+            .iter()
+            .any(|p| p.pid == sleeper && !p.finished)
+    });
+    assert!(
+        rx.try_recv().is_err(),
+        "named before its 400 ms sleep ended"
+    );
+    rx.recv_timeout(DEADLINE).expect("the sleeper finishes");
+}
