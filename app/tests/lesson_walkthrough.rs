@@ -19,6 +19,15 @@ use support::{shows_containing, AppHarness};
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
+/// The walkthroughs run one at a time: several start a thousand simulated users, and side by
+/// side in one test process they starve each other's clients of CPU and file descriptors (the
+/// server then rightly cuts off clients that stop reading, and a lesson's figures go wrong).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 type Client = WebSocket<MaybeTlsStream<TcpStream>>;
 
 fn lessons_dir() -> std::path::PathBuf {
@@ -216,6 +225,7 @@ fn walk(h: &mut AppHarness, mut outside: impl FnMut(&mut AppHarness, &str)) {
 
 #[test]
 fn lesson_1_walks_through_from_the_welcome() {
+    let _one_at_a_time = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = app(&dir.path().join("chat.db"));
     step_until(&mut h, "the welcome shows", |h| {
@@ -235,6 +245,7 @@ fn lesson_1_walks_through_from_the_welcome() {
 
 #[test]
 fn lesson_3_walks_through_with_a_websocket_client_as_the_browser() {
+    let _one_at_a_time = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = app(&dir.path().join("chat.db"));
     step_until(&mut h, "the lesson list shows", |h| {
@@ -270,6 +281,7 @@ fn lesson_3_walks_through_with_a_websocket_client_as_the_browser() {
 
 #[test]
 fn lesson_2_walks_through_with_websocket_clients_as_tabs() {
+    let _one_at_a_time = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = app(&dir.path().join("chat.db"));
     open_lesson(&mut h, "2. Connect a browser");
@@ -295,6 +307,7 @@ fn lesson_2_walks_through_with_websocket_clients_as_tabs() {
 
 #[test]
 fn lesson_4_walks_through_killing_band_members() {
+    let _one_at_a_time = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = app(&dir.path().join("chat.db"));
     open_lesson(&mut h, "4. Supervision strategies");
@@ -318,6 +331,7 @@ fn lesson_4_walks_through_killing_band_members() {
 
 #[test]
 fn lesson_5_walks_through_a_broadcast_to_a_full_room() {
+    let _one_at_a_time = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = app(&dir.path().join("chat.db"));
     open_lesson(&mut h, "5. Channels and PubSub");
@@ -346,16 +360,19 @@ fn walk_by_buttons(title: &str) {
 
 #[test]
 fn lesson_6_walks_through() {
+    let _one_at_a_time = one_at_a_time();
     walk_by_buttons("6. Thread pool vs processes");
 }
 
 #[test]
 fn lesson_7_walks_through() {
+    let _one_at_a_time = one_at_a_time();
     walk_by_buttons("7. The database is the bottleneck");
 }
 
 #[test]
 fn lesson_8_walks_through() {
+    let _one_at_a_time = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = app(&dir.path().join("chat.db"));
     open_lesson(&mut h, "8. Load testing");
@@ -398,11 +415,13 @@ fn lesson_8_walks_through() {
 
 #[test]
 fn lesson_9_walks_through() {
+    let _one_at_a_time = one_at_a_time();
     walk_by_buttons("9. Production signals");
 }
 
 #[test]
 fn progress_survives_a_restart_of_the_app() {
+    let _one_at_a_time = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("chat.db");
     {
@@ -454,5 +473,6 @@ fn progress_survives_a_restart_of_the_app() {
 
 #[test]
 fn lesson_10_walks_through() {
+    let _one_at_a_time = one_at_a_time();
     walk_by_buttons("10. Inspecting a live system");
 }
