@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::{self, Message, WebSocket};
 use crashcourse_runtime::chat::{ChatConfig, Endpoint};
-use crashcourse_runtime::{Runtime, RuntimeConfig};
+use crashcourse_runtime::{Kind, Runtime, RuntimeConfig};
 use serde_json::{json, Value};
 
 struct Server {
@@ -187,11 +187,25 @@ fn requests_in_flight_are_bounded_per_channel_and_leave_nothing_behind() {
     let _ = c.ws.close(None);
     let _ = c.ws.flush();
     drop(c);
+    // What the socket, its channel and the channel's requests were: none of them is left.
+    let left = |rt: &Runtime| {
+        rt.handle()
+            .process_table()
+            .into_iter()
+            .filter(|r| {
+                matches!(r.kind, Kind::Socket | Kind::Channel)
+                    || r.label
+                        .as_deref()
+                        .is_some_and(|l| l.starts_with("slow request"))
+            })
+            .count()
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while server.rt.process_count() > baseline {
+    while left(&server.rt) > 0 {
         assert!(
             Instant::now() < deadline,
-            "{} processes left, baseline {baseline}",
+            "{} socket, channel or request processes left ({} processes, baseline {baseline})",
+            left(&server.rt),
             server.rt.process_count()
         );
         std::thread::sleep(Duration::from_millis(20));
