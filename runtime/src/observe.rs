@@ -47,7 +47,8 @@ impl Handle {
 
     /// A detailed look at one process; also asks it to render its state afresh.
     pub fn process_info(&self, pid: Pid) -> Option<ProcessInfo> {
-        if let Some(inner) = self.0.table.get(pid) {
+        // A process on its way out (not alive, still in the table) is told by its tombstone.
+        if let Some(inner) = self.0.table.get(pid).filter(|p| p.state.lock().alive) {
             let now = self.0.now().as_nanos() as u64;
             let poll_now = self.0.executor.now_ns();
             let row = ProcessRow::read(&inner, now, poll_now, &self.0.executor.hogs());

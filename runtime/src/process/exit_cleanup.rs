@@ -26,6 +26,15 @@ pub(crate) fn exit_cleanup(shared: &Shared, inner: &ProcessInner, reason: ExitRe
         st.alive = false;
         st.waker = None;
         st.pending = None;
+        // The tombstone before the lock is let go: whoever finds the process not alive (that
+        // takes this lock) or no longer in the table finds why it ended.
+        shared.tombstones.push(
+            inner.pid,
+            reason.clone(),
+            inner.label.clone(),
+            inner.kind,
+            inner.parent,
+        );
         (st.links.take(), st.extra.take(), st.mailbox.take_all())
     };
     inner.set_status(Status::Exited);
@@ -33,14 +42,6 @@ pub(crate) fn exit_cleanup(shared: &Shared, inner: &ProcessInner, reason: ExitRe
     // whose destructor panics must not stop the cleanup: everyone else still has to be told.
     drop_quietly(queue);
     let pid = inner.pid;
-    // The tombstone first: whoever no longer finds the pid in the table finds why it ended.
-    shared.tombstones.push(
-        pid,
-        reason.clone(),
-        inner.label.clone(),
-        inner.kind,
-        inner.parent,
-    );
     shared.table.remove(pid);
     let mut extra = extra;
     let mut exit_waiters = extra
