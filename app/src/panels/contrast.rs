@@ -139,13 +139,15 @@ fn figures_ui(ui: &mut egui::Ui, run: &ContrastRun) {
     ui.label(RichText::new(reading).italics());
 }
 
+/// One row of the side-by-side grid: what, the thread pool's figure, the processes' figure.
+fn row(ui: &mut egui::Ui, what: &str, a: String, b: String) {
+    ui.label(what);
+    ui.label(RichText::new(a).monospace());
+    ui.label(RichText::new(b).monospace());
+    ui.end_row();
+}
+
 fn live_rows(ui: &mut egui::Ui, tp: &SideLive, pr: &SideLive) {
-    let row = |ui: &mut egui::Ui, what: &str, a: String, b: String| {
-        ui.label(what);
-        ui.label(RichText::new(a).monospace());
-        ui.label(RichText::new(b).monospace());
-        ui.end_row();
-    };
     row(
         ui,
         "connected",
@@ -183,12 +185,6 @@ fn ms(v: Option<f64>) -> String {
 }
 
 fn summary_rows(ui: &mut egui::Ui, tp: &Summary, pr: &Summary) {
-    let row = |ui: &mut egui::Ui, what: &str, a: String, b: String| {
-        ui.label(what);
-        ui.label(RichText::new(a).monospace());
-        ui.label(RichText::new(b).monospace());
-        ui.end_row();
-    };
     row(
         ui,
         "connected",
