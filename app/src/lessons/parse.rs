@@ -356,21 +356,31 @@ impl<'a> Parser<'_, 'a> {
         ok.then_some(out)
     }
 
+    /// The required string that says what a table is (`do` of an action, `kind` of a check),
+    /// with its position; `missing` is the problem reported when it is absent.
+    fn tag(
+        &mut self,
+        t: &mut Table<'_, '_>,
+        key: &'static str,
+        missing: &str,
+    ) -> Option<(usize, String)> {
+        let Some(v) = t.take(key) else {
+            self.err(t.at, missing);
+            return None;
+        };
+        let at = t.base + v.span().start;
+        match v.get_ref().as_str() {
+            Some(s) => Some((at, s.to_string())),
+            None => {
+                self.err(at, format!("`{key}` must be a string"));
+                None
+            }
+        }
+    }
+
     fn action(&mut self, a: &mut Table<'_, '_>) -> Option<Action> {
         let label = self.string(a, "label", true);
-        let (do_at, what) = match a.take("do") {
-            Some(v) => match v.get_ref().as_str() {
-                Some(s) => (a.base + v.span().start, s.to_string()),
-                None => {
-                    self.err(a.base + v.span().start, "`do` must be a string");
-                    return None;
-                }
-            },
-            None => {
-                self.err(a.at, "[[action]] needs `do`: what the button does");
-                return None;
-            }
-        };
+        let (do_at, what) = self.tag(a, "do", "[[action]] needs `do`: what the button does")?;
         let op = match what.as_str() {
             "spawn_idle" => self
                 .int(a, "count", true, 1, 200_000)
@@ -526,19 +536,11 @@ impl<'a> Parser<'_, 'a> {
     }
 
     fn check(&mut self, c: &mut Table<'_, '_>) -> Option<Check> {
-        let (kind_at, kind) = match c.take("kind") {
-            Some(v) => match v.get_ref().as_str() {
-                Some(s) => (c.base + v.span().start, s.to_string()),
-                None => {
-                    self.err(c.base + v.span().start, "`kind` must be a string");
-                    return None;
-                }
-            },
-            None => {
-                self.err(c.at, "[check] needs `kind`: event, metric, quiz or done");
-                return None;
-            }
-        };
+        let (kind_at, kind) = self.tag(
+            c,
+            "kind",
+            "[check] needs `kind`: event, metric, quiz or done",
+        )?;
         let check = match kind.as_str() {
             "event" => {
                 let event = self.choice(c, "event", &EventName::ALL.map(|e| e.name()));
