@@ -532,6 +532,24 @@ pub(crate) fn free_port() -> Result<u16, String> {
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
+/// `exe serve` on free ports with its database at `db` and an idle timeout longer than any
+/// run (benchmark clients that only listen are not cut off); callers add their own flags.
+pub(crate) fn serve_command(exe: &std::path::Path, db: &std::path::Path) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "serve",
+        "--http-port",
+        "0",
+        "--ws-port",
+        "0",
+        "--idle-timeout",
+        "600s",
+    ])
+    .arg("--db")
+    .arg(db);
+    cmd
+}
+
 /// Runs the whole chat benchmark: ours with presence and history off (like the peer), the
 /// Node.js peer, ours with presence on, then ours with history on (the defaults' joins).
 /// `workers` sets our executor threads (1 compares with the single-threaded peer). `exe` is the
@@ -547,19 +565,9 @@ pub fn run_all(
     let sizes = Sizes::new(quick);
     let dir = crate::temp_dir("chat")?;
     let ours = |presence: bool, history: bool, prefix: &str| {
-        let mut cmd = Command::new(exe);
-        cmd.args([
-            "serve",
-            "--http-port",
-            "0",
-            "--ws-port",
-            "0",
-            "--idle-timeout",
-            "600s",
-        ])
-        .arg("--db")
-        .arg(
-            dir.path()
+        let mut cmd = serve_command(
+            exe,
+            &dir.path()
                 .join(format!("{}bench.db", prefix.replace(':', "."))),
         );
         if !presence {

@@ -75,19 +75,8 @@ pub fn run_all(
         } else {
             "presence_off"
         };
-        let mut cmd = Command::new(exe);
-        cmd.args([
-            "serve",
-            "--http-port",
-            "0",
-            "--ws-port",
-            "0",
-            "--idle-timeout",
-            "600s",
-            "--no-history",
-        ])
-        .arg("--db")
-        .arg(dir.path().join(format!("{variant}.db")));
+        let mut cmd = crate::chat::serve_command(exe, &dir.path().join(format!("{variant}.db")));
+        cmd.arg("--no-history");
         if !presence {
             cmd.arg("--no-presence");
         }

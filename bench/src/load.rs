@@ -162,20 +162,8 @@ pub fn run_all(
         sizes.rate,
         sizes.duration.as_secs_f64()
     ));
-    let mut ours = Command::new(exe);
-    ours.args([
-        "serve",
-        "--http-port",
-        "0",
-        "--ws-port",
-        "0",
-        "--idle-timeout",
-        "600s",
-        "--no-history",
-        "--no-presence",
-    ])
-    .arg("--db")
-    .arg(dir.path().join("bench-load.db"));
+    let mut ours = crate::chat::serve_command(exe, &dir.path().join("bench-load.db"));
+    ours.args(["--no-history", "--no-presence"]);
     let mut failures = Vec::new();
     let mut outcome = |who: &str, prefix: &str, result: Result<Outcome, String>| match result {
         Ok(o) => {
