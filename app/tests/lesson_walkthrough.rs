@@ -376,41 +376,11 @@ fn lesson_8_walks_through() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = app(&dir.path().join("chat.db"));
     open_lesson(&mut h, "8. Load testing");
-    walk(&mut h, |h, step| {
-        // The generator runs one plan at a time: a learner faster than the 10 s smoke test
-        // is told so, waits for it to end and presses the ramp again.
-        // The closed test stops before the open one can start: a learner who pressed both
-        // at once presses the start again.
-        let again = match step {
-            "ramp" => Some(("Ramp to 1,000 users", 10.0)),
-            "open" => Some(("Start an open test (200 messages/s)", 99.0)),
-            _ => None,
-        };
-        if let Some((button, before)) = again {
-            // At most 60 presses, one every ~0.5 s, until more users than before connect
-            // (or none are left of the earlier run, and this one starts).
-            let mut seen_empty = false;
-            for _ in 0..60 {
-                let clients = h
-                    .state()
-                    .lessons()
-                    .metric(h.state().world(), "load.clients")
-                    .unwrap_or(0.0);
-                seen_empty |= clients < 1.0;
-                if phase(h) == Some(StepPhase::Held)
-                    || clients > before
-                    || (seen_empty && clients >= 1.0)
-                {
-                    break;
-                }
-                click(h, button);
-                for _ in 0..25 {
-                    h.step();
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        }
-    });
+    // Each button is pressed once, as a learner would: a start while the 10 s smoke test
+    // still runs (the ramp), or right after "Stop the closed test" while it still drains
+    // (the open test), stops the earlier run and starts once it has ended; it is never
+    // refused or lost.
+    walk(&mut h, |_, _| {});
 }
 
 #[test]

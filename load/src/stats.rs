@@ -106,7 +106,10 @@ impl Stats {
 
     pub fn live(&self, elapsed: Duration) -> Live {
         let g = Stats::get;
+        let (round_trip_p50, round_trip_p99) = self.round_trip_quantiles();
         Live {
+            round_trip_p50,
+            round_trip_p99,
             elapsed,
             open: self.open.load(Ordering::Relaxed).max(0) as u64,
             connections_ok: g(&self.connects_ok),
@@ -117,6 +120,18 @@ impl Stats {
             received: g(&self.received),
             errors: g(&self.errors_total),
         }
+    }
+
+    /// The round-trip p50 and p99 so far, read from the run's histogram (a walk over its
+    /// buckets under the lock, never a sort); `None` before the first reply.
+    fn round_trip_quantiles(&self) -> (Option<Duration>, Option<Duration>) {
+        let h = self.hists.lock().unwrap_or_else(|p| p.into_inner());
+        let rt = &h[Lat::RoundTrip as usize];
+        if rt.is_empty() {
+            return (None, None);
+        }
+        let at = |q: f64| Some(Duration::from_micros(rt.value_at_quantile(q)));
+        (at(0.50), at(0.99))
     }
 }
 
@@ -134,6 +149,9 @@ pub struct Live {
     /// Broadcasts received.
     pub received: u64,
     pub errors: u64,
+    /// Round-trip latency of the replies so far (send to reply): median and 99th percentile.
+    pub round_trip_p50: Option<Duration>,
+    pub round_trip_p99: Option<Duration>,
 }
 
 /// Keeps the count of open sockets right however a session ends.
@@ -149,5 +167,31 @@ impl<'a> OpenGuard<'a> {
 impl Drop for OpenGuard<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_percentiles_come_from_the_round_trip_histogram() {
+        let stats = Stats::new();
+        let live = stats.live(Duration::ZERO);
+        assert_eq!((live.round_trip_p50, live.round_trip_p99), (None, None));
+        // 98 fast replies and two slow ones: the median stays fast, p99 sees the slow ones.
+        for _ in 0..98 {
+            stats.record(Lat::RoundTrip, Duration::from_millis(2));
+        }
+        for _ in 0..2 {
+            stats.record(Lat::RoundTrip, Duration::from_millis(500));
+        }
+        stats.record(Lat::Connect, Duration::from_secs(9));
+        let live = stats.live(Duration::ZERO);
+        let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+        let p50 = ms(live.round_trip_p50).unwrap_or(0.0);
+        let p99 = ms(live.round_trip_p99).unwrap_or(0.0);
+        assert!((1.9..2.1).contains(&p50), "p50 {p50}");
+        assert!((499.0..501.0).contains(&p99), "p99 {p99}");
     }
 }

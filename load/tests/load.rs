@@ -512,6 +512,10 @@ fn a_run_stopped_early_ends_within_its_drain_and_closes_every_socket() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    // While it runs, the live view carries the round-trip percentiles of the replies so far.
+    let live = running.live();
+    let (p50, p99) = (live.round_trip_p50, live.round_trip_p99);
+    assert!(p50.is_some() && p99 >= p50, "live percentiles: {live:?}");
     let stopped = Instant::now();
     running.stop();
     let s = running.wait();

@@ -327,8 +327,16 @@ pub fn stop_all(handle: &Handle, owned: &mut Owned) {
         SpawnOpts::new().label("lesson stopper"),
         move |ctx: Ctx| async move {
             let handle = ctx.handle().clone();
+            for (i, pid) in children.iter().enumerate() {
+                let _ = handle.exit(*pid, ExitReason::Shutdown);
+                if i % 1024 == 1023 {
+                    yield_now().await;
+                }
+            }
+            // As an OTP supervisor does, exit only once every child is gone: an exit signal
+            // is delivered later, and the learner is told the children go first.
             for (i, pid) in children.into_iter().enumerate() {
-                let _ = handle.exit(pid, ExitReason::Shutdown);
+                handle.wait_exit(pid).await;
                 if i % 1024 == 1023 {
                     yield_now().await;
                 }

@@ -59,15 +59,8 @@ pub fn read(world: &World, own: &LessonFigures, name: &str) -> Option<f64> {
         "load.acked" => load_live(world)?.acknowledged as f64,
         "load.received" => load_live(world)?.received as f64,
         "load.errors" => load_live(world)?.errors as f64,
-        "load.p99_ms" => {
-            world
-                .get_resource::<LoadRun>()?
-                .last
-                .as_ref()?
-                .latency_ms
-                .round_trip
-                .p99?
-        }
+        "load.p50_ms" => load_percentile(world, 0.50)?,
+        "load.p99_ms" => load_percentile(world, 0.99)?,
         "contrast.thread_pool_per_s" => world.get_resource::<ContrastRun>()?.thread_pool.per_s,
         "contrast.processes_per_s" => world.get_resource::<ContrastRun>()?.processes.per_s,
         "contrast.thread_pool_p99_ms" => {
@@ -92,6 +85,27 @@ pub fn read(world: &World, own: &LessonFigures, name: &str) -> Option<f64> {
         }
     };
     Some(value)
+}
+
+/// A round-trip percentile of the load run in ms: of the replies so far while it runs, the
+/// summary's once it ended.
+fn load_percentile(world: &World, q: f64) -> Option<f64> {
+    let run = world.get_resource::<LoadRun>()?;
+    if run.is_running() {
+        let live = run.live?;
+        let d = if q < 0.9 {
+            live.round_trip_p50
+        } else {
+            live.round_trip_p99
+        };
+        return Some(d?.as_secs_f64() * 1000.0);
+    }
+    let rt = &run.last.as_ref()?.latency_ms.round_trip;
+    if q < 0.9 {
+        rt.p50
+    } else {
+        rt.p99
+    }
 }
 
 /// The load run's newest counts.
@@ -140,6 +154,53 @@ pub fn format(name: &str, value: Option<f64>) -> String {
         return group(v as i64);
     }
     format!("{v:.1}")
+}
+
+/// What metric `name` measures, in the learner's words (the check line shows this, with the
+/// name itself on hover).
+pub fn describe(name: &str) -> String {
+    let words = match name {
+        "processes" => "processes alive",
+        "processes.spawned_by_lesson" => "processes this lesson spawned",
+        "memory.total" => "memory in use",
+        "memory.per_idle_process" => "memory per idle process",
+        "messages_per_s" => "messages per second",
+        "restarts" => "restarts so far",
+        "long_polls" => "long polls so far",
+        "chat.connections" => "chat connections open",
+        "chat.joins" => "channel joins",
+        "chat.messages_posted" => "chat messages posted",
+        "chat.broadcasts" => "broadcasts",
+        "pool.queue_len" => "requests queued for a database connection",
+        "pool.queue_time_p99_ms" => "p99 wait for a database connection, ms",
+        "pool.query_time_p99_ms" => "p99 query time, ms",
+        "pool.drops" => "requests the pool dropped",
+        "pool.slow" => "pool marked slow (1 = yes)",
+        "load.clients" => "simulated users connected",
+        "load.sent" => "messages the users sent",
+        "load.acked" => "messages acknowledged",
+        "load.received" => "broadcasts the users received",
+        "load.p50_ms" => "median round trip, ms",
+        "load.p99_ms" => "p99 round trip, ms",
+        "load.errors" => "load errors",
+        "contrast.thread_pool_per_s" => "thread pool requests per second",
+        "contrast.processes_per_s" => "process requests per second",
+        "contrast.thread_pool_p99_ms" => "thread pool p99, ms",
+        "contrast.processes_p99_ms" => "processes p99, ms",
+        "faults.leaked" => "processes leaked",
+        "faults.flood_queue" => "messages waiting in the flooded mailbox",
+        "faults.unmatched_queue" => "unmatched messages waiting",
+        "faults.state_bytes" => "the hoarding server's state",
+        "mailbox.max" => "longest mailbox",
+        "chaos.killed" => "processes chaos killed",
+        other => {
+            return match other.strip_prefix("processes.") {
+                Some(kind) => format!("{} processes alive", kind.replace('_', " ")),
+                None => other.to_string(),
+            };
+        }
+    };
+    words.to_string()
 }
 
 /// 1234567 -> "1,234,567".

@@ -250,7 +250,7 @@ pub const FAULTS: [&str; 7] = [
 ];
 
 /// Metric names with a fixed spelling (`processes.<kind>` is the one family on top).
-pub const METRICS: [&str; 35] = [
+pub const METRICS: [&str; 36] = [
     "processes",
     "processes.spawned_by_lesson",
     "memory.total",
@@ -271,6 +271,7 @@ pub const METRICS: [&str; 35] = [
     "load.sent",
     "load.acked",
     "load.received",
+    "load.p50_ms",
     "load.p99_ms",
     "load.errors",
     "contrast.thread_pool_per_s",

@@ -10,7 +10,7 @@ use super::{crash_color, ok_color, warn_color};
 use crate::lessons::catalog::Entry;
 use crate::lessons::engine::{LessonEngine, LessonInput, StepPhase};
 use crate::lessons::metrics;
-use crate::lessons::model::{Bound, Check};
+use crate::lessons::model::{Bound, Check, EventCheck, EventName};
 
 /// The panel's own state: the Markdown cache and whether it is folded.
 #[derive(Default)]
@@ -178,6 +178,17 @@ impl LessonPanel {
         let Some(step) = step else {
             ui.colored_label(ok_color(ui.visuals()), "✔ Lesson complete");
             ui.label("Everything this lesson started has been stopped.");
+            let next = engine
+                .catalog
+                .lessons()
+                .skip_while(|l| l.id != lesson.id)
+                .nth(1);
+            if let Some(next) = next {
+                let text = format!("Next lesson: {} ⏵", next.title);
+                if ui.button(RichText::new(text).strong()).clicked() {
+                    inputs.push(LessonInput::Open(next.id.clone()));
+                }
+            }
             ui.horizontal(|ui| {
                 if ui.button("⏴ Back").clicked() {
                     inputs.push(LessonInput::Back);
@@ -241,14 +252,15 @@ impl LessonPanel {
                 if let Some(predict) = &step.predict {
                     ui.add_space(6.0);
                     egui::Frame::group(ui.style()).show(ui, |ui| {
-                        ui.label(RichText::new(format!("Predict: {}", predict.question)).strong());
+                        let question = format!("**Predict:** {}", predict.question);
+                        CommonMarkViewer::new().show(ui, &mut self.cache, &question);
                         for (i, answer) in predict.answers.iter().enumerate() {
                             let chosen = predicted == Some(i);
                             let enabled = predicted.is_none();
                             if ui
                                 .add_enabled(
                                     enabled || chosen,
-                                    egui::Button::selectable(chosen, answer),
+                                    egui::RadioButton::new(chosen, plain(answer)),
                                 )
                                 .clicked()
                                 && enabled
@@ -256,8 +268,20 @@ impl LessonPanel {
                                 inputs.push(LessonInput::Predict(i));
                             }
                         }
+                        // One line either way, so the buttons below stay where they were.
+                        let then = if step.actions.is_empty() {
+                            "then do what the step says"
+                        } else {
+                            "then press the button below"
+                        };
                         if predicted.is_none() {
-                            ui.weak("Pick one: the buttons below wait for your prediction.");
+                            ui.weak(if step.actions.is_empty() {
+                                "Pick one first; the step counts from your prediction."
+                            } else {
+                                "Pick one: the buttons below wait for your prediction."
+                            });
+                        } else {
+                            ui.weak(format!("Prediction noted: {then}."));
                         }
                     });
                 }
@@ -280,16 +304,21 @@ impl LessonPanel {
                 }
 
                 ui.add_space(6.0);
-                self.check(
-                    ui,
-                    world,
-                    engine,
-                    &step.check,
-                    held,
-                    open.check.hits(),
-                    open.wrong_answer,
-                    inputs,
-                );
+                // What the check waits for would give the prediction away: it shows after.
+                if phase == StepPhase::Predict && !matches!(step.check, Check::Quiz { .. }) {
+                    ui.weak("What this step waits for shows once you have predicted.");
+                } else {
+                    self.check(
+                        ui,
+                        world,
+                        engine,
+                        &step.check,
+                        held,
+                        open.check.hits(),
+                        open.wrong_answer,
+                        inputs,
+                    );
+                }
 
                 ui.horizontal(|ui| {
                     if step.show.is_some() && ui.button("Show me").clicked() {
@@ -351,23 +380,14 @@ impl LessonPanel {
         };
         match check {
             Check::Event(e) => {
-                let mut what = format!("Waiting for: {}", e.event.name().replace('_', " "));
-                for part in [&e.name, &e.label].into_iter().flatten() {
-                    what.push_str(&format!(" of {part}"));
-                }
-                if let Some(k) = e.kind_of {
-                    what.push_str(&format!(" (a {})", k.name()));
-                }
-                if let Some(r) = &e.reason {
-                    what.push_str(&format!(", reason {r}"));
-                }
-                if e.count > 1 {
-                    what.push_str(&format!(" — {} of {}", hits.min(e.count as usize), e.count));
-                }
-                if let Some(w) = e.within {
-                    what.push_str(&format!(" within {}s", w.as_secs_f32()));
-                }
-                tick(ui, if held { "Happened.".into() } else { what });
+                tick(
+                    ui,
+                    if held {
+                        "Happened.".into()
+                    } else {
+                        event_goal(e, hits)
+                    },
+                );
             }
             Check::Metric {
                 metric,
@@ -384,13 +404,12 @@ impl LessonPanel {
                 } else {
                     format!(" for {}s", hold.as_secs_f32())
                 };
-                tick(
-                    ui,
-                    format!(
-                        "{metric} = {} (goal: {goal}{hold})",
-                        metrics::format(metric, value)
-                    ),
-                );
+                let now = match value {
+                    Some(_) => metrics::format(metric, value),
+                    None => "not measured yet".to_string(),
+                };
+                let line = format!("{}: {now} (goal: {goal}{hold})", metrics::describe(metric));
+                tick(ui, line);
             }
             Check::Quiz {
                 question,
@@ -398,11 +417,12 @@ impl LessonPanel {
                 correct,
                 explain,
             } => {
-                ui.label(RichText::new(question).strong());
+                ui.add_space(2.0);
+                CommonMarkViewer::new().show(ui, &mut self.cache, &format!("**{question}**"));
                 for (i, answer) in answers.iter().enumerate() {
                     let chosen = held && i == *correct || wrong == Some(i);
                     if ui
-                        .add_enabled(!held, egui::Button::selectable(chosen, answer))
+                        .add_enabled(!held, egui::RadioButton::new(chosen, plain(answer)))
                         .clicked()
                     {
                         inputs.push(LessonInput::Answer(i));
@@ -410,13 +430,17 @@ impl LessonPanel {
                 }
                 if held {
                     tick(ui, "Right.".into());
-                } else if wrong.is_some() {
-                    ui.colored_label(warn_color(ui.visuals()), "Not quite: try another answer.");
-                }
-                if held || wrong.is_some() {
+                    // The explanation names the right answer, so it waits for it.
                     if let Some(explain) = explain {
-                        ui.label(explain);
+                        CommonMarkViewer::new().show(ui, &mut self.cache, explain);
                     }
+                } else if wrong.is_some() {
+                    ui.colored_label(
+                        warn_color(ui.visuals()),
+                        "Not quite: try another answer (\"Hint\" helps).",
+                    );
+                } else {
+                    ui.weak("Pick the answer you think is right.");
                 }
             }
             Check::Done => {
@@ -428,4 +452,42 @@ impl LessonPanel {
             }
         }
     }
+}
+
+/// What an event check waits for, in words: "lesson exits (reason shutdown)".
+fn event_goal(e: &EventCheck, hits: usize) -> String {
+    let who = match (&e.name, &e.label, e.kind_of) {
+        (Some(name), _, _) => name.clone(),
+        (None, Some(label), Some(k)) => format!("a {} {label}", k.name()),
+        (None, Some(label), None) => label.clone(),
+        (None, None, Some(k)) => format!("a {} process", k.name()),
+        (None, None, None) => "a process".to_string(),
+    };
+    let what = match e.event {
+        EventName::Spawned => "starts",
+        EventName::Exited => "exits",
+        EventName::Restarted => "is restarted",
+        EventName::IntensityExceeded => "gives up (too many restarts)",
+        EventName::Escalated => "escalates to its own supervisor",
+        EventName::LongPoll => "runs too long without yielding",
+        EventName::Linked => "is linked",
+        EventName::Monitor => "is monitored",
+        EventName::Registered => "is registered",
+    };
+    let mut line = format!("Waiting for: {who} {what}");
+    if let Some(r) = &e.reason {
+        line.push_str(&format!(" (reason {r})"));
+    }
+    if e.count > 1 {
+        line.push_str(&format!(": {} of {}", hits.min(e.count as usize), e.count));
+    }
+    if let Some(w) = e.within {
+        line.push_str(&format!(" within {}s", w.as_secs_f32()));
+    }
+    line
+}
+
+/// An answer as a button shows it: plain text, so `code` marks are dropped.
+fn plain(text: &str) -> String {
+    text.replace('`', "")
 }

@@ -47,7 +47,14 @@ impl View for LoadPanel {
                         ),
                     };
                 });
-                ui.add_enabled_ui(!run.is_running(), |ui| self.settings_ui(ui));
+                match (&run.settings, run.is_running()) {
+                    // The form holds the next run's settings; the run going on (perhaps
+                    // started by a lesson) may differ, so it is described instead.
+                    (Some(settings), true) => {
+                        ui.label(describe(settings));
+                    }
+                    _ => self.settings_ui(ui),
+                }
                 ui.add_space(4.0);
                 ui.horizontal(|ui| {
                     if run.is_running() {
@@ -179,8 +186,36 @@ impl LoadPanel {
     }
 }
 
+/// A running run's settings in one line.
+fn describe(s: &crate::state::load::LoadSettings) -> String {
+    let model = match s.arrival_rate {
+        Some(rate) => format!("open model, {rate} messages/s in all"),
+        None => format!("closed model, at most {} messages/s each", s.rate_per_s),
+    };
+    let work = match s.slow_ms {
+        Some(ms) => format!(", slow requests of {ms} ms"),
+        None => String::new(),
+    };
+    format!(
+        "This run: {} users ({} more a second) in room:{}, {model}{work}, for {} s.",
+        s.clients,
+        s.ramp_per_s,
+        s.room,
+        s.duration.as_secs()
+    )
+}
+
 /// The run's counts so far (or the last run's final counts).
 fn live_ui(ui: &mut egui::Ui, run: &LoadRun) {
+    if let Some(next) = run.queued() {
+        ui.weak(format!(
+            "Next: {} users, starting once this run has ended",
+            next.clients
+        ));
+    }
+    if let Some(e) = &run.last_error {
+        ui.colored_label(crash_color(ui.visuals()), e);
+    }
     let Some(live) = run.live else {
         ui.weak("No run yet. Start one and watch the socket processes appear in the tree.");
         return;
@@ -210,16 +245,23 @@ fn live_ui(ui: &mut egui::Ui, run: &LoadRun) {
             fact(ui, "acked/s", format!("{:.0}", run.acked_per_s));
             fact(ui, "failed connects", live.connections_failed.to_string());
             ui.end_row();
-            // The generator's live counts carry no latency: its histograms are read at the end.
-            let p99 = match (&run.last, run.is_running()) {
-                (Some(summary), false) => summary
-                    .latency_ms
-                    .round_trip
-                    .p99
-                    .map_or("-".to_string(), |v| format!("{v:.1} ms")),
-                _ => "at the end".to_string(),
+            // While running: the percentiles of the replies so far, from the run's histogram;
+            // once it ended: the summary's.
+            let ms = |d: Option<std::time::Duration>| {
+                d.map_or("-".to_string(), |d| {
+                    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+                })
             };
-            fact(ui, "p99", p99).on_hover_text("Round trip: send to reply, 99th percentile");
+            let (p50, p99) = match (&run.last, run.is_running()) {
+                (Some(summary), false) => {
+                    let rt = &summary.latency_ms.round_trip;
+                    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} ms"));
+                    (f(rt.p50), f(rt.p99))
+                }
+                _ => (ms(live.round_trip_p50), ms(live.round_trip_p99)),
+            };
+            fact(ui, "p50", p50).on_hover_text("Round trip: send to reply, median so far");
+            fact(ui, "p99", p99).on_hover_text("Round trip: send to reply, 99th percentile so far");
             ui.end_row();
         });
 }

@@ -91,6 +91,11 @@ pub struct LoadRun {
     pub open_history: Series,
     /// The last count taken for the rate: when, and how many acknowledged then.
     previous: Option<(Instant, u64)>,
+    /// A start asked for while a run was still going or stopping: it starts once that run
+    /// has ended (its sockets closed), so a stop followed at once by a start is never lost.
+    queued: Option<(LoadSettings, String)>,
+    /// Why a queued start could not start when its turn came.
+    pub last_error: Option<String>,
 }
 
 impl LoadRun {
@@ -99,11 +104,25 @@ impl LoadRun {
         self.running.is_some()
     }
 
-    /// Starts a run of `settings` against the chat server at `ws_url`.
+    /// Starts a run of `settings` against the chat server at `ws_url`. While another run
+    /// goes on, that run is stopped and this one waits for it to end (see [`Self::queued`]);
+    /// settings the generator refuses are refused at once, queued or not.
     pub fn start(&mut self, settings: LoadSettings, ws_url: &str) -> Result<(), String> {
+        settings.plan(ws_url)?;
         if self.running.is_some() {
-            return Err("a load run is going on already: stop it first".to_string());
+            self.stop();
+            self.queued = Some((settings, ws_url.to_string()));
+            return Ok(());
         }
+        self.start_now(settings, ws_url)
+    }
+
+    /// The settings of a run waiting for the current one to end, if any.
+    pub fn queued(&self) -> Option<&LoadSettings> {
+        self.queued.as_ref().map(|(settings, _)| settings)
+    }
+
+    fn start_now(&mut self, settings: LoadSettings, ws_url: &str) -> Result<(), String> {
         let plan = settings.plan(ws_url)?;
         let running = crashcourse_load::start(plan).map_err(|e| e.to_string())?;
         self.running = Some(running);
@@ -113,11 +132,14 @@ impl LoadRun {
         self.acked_per_s = 0.0;
         self.stopping = false;
         self.previous = None;
+        self.last_error = None;
         Ok(())
     }
 
     /// Ends the sending now; replies in flight are still waited for (the generator's drain).
+    /// A start waiting for the run to end is dropped too.
     pub fn stop(&mut self) {
+        self.queued = None;
         if let Some(running) = &mut self.running {
             running.stop();
             self.stopping = true;
@@ -147,6 +169,12 @@ impl LoadRun {
             }
             self.stopping = false;
             self.acked_per_s = 0.0;
+            if let Some((settings, url)) = self.queued.take() {
+                // Checked when it was queued; the server may have gone since.
+                if let Err(e) = self.start_now(settings, &url) {
+                    self.last_error = Some(e);
+                }
+            }
         }
     }
 
@@ -210,6 +238,65 @@ pub fn record_load_history(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Follows `run` every 10 ms until `done` holds, at most `limit`.
+    fn follow_until(
+        run: &mut LoadRun,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&LoadRun) -> bool,
+    ) {
+        let deadline = Instant::now() + limit;
+        while !done(run) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            run.follow(Instant::now());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_start_right_after_a_stop_waits_for_the_old_run_and_then_runs() {
+        use crashcourse_runtime::chat::{ChatConfig, Endpoint};
+        use crashcourse_runtime::{Runtime, RuntimeConfig};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let rt = Runtime::start(RuntimeConfig::default());
+        let config = ChatConfig::new(dir.path().join("chat.db")).any_ports();
+        let endpoint = Endpoint::start(&rt, config).expect("the chat server starts");
+        let url = format!("ws://{}/socket/websocket", endpoint.ws_addr());
+        let users = |clients, room: &str| LoadSettings {
+            clients,
+            ramp_per_s: 100.0,
+            duration: Duration::from_secs(60),
+            room: room.to_string(),
+            ..LoadSettings::default()
+        };
+        let mut run = LoadRun::default();
+        run.start(users(5, "first"), &url)
+            .expect("the first run starts");
+        follow_until(&mut run, Duration::from_secs(20), "5 users", |r| {
+            r.live.is_some_and(|l| l.open >= 5)
+        });
+        // Stop, then start at once: the old run is still draining in the background.
+        run.stop();
+        let second = users(3, "second");
+        run.start(second.clone(), &url)
+            .expect("a start while the old run stops is queued, not refused");
+        assert_eq!(run.queued(), Some(&second));
+        assert!(run.is_running(), "the old run has not ended yet");
+        follow_until(&mut run, Duration::from_secs(30), "the second run", |r| {
+            r.settings.as_ref() == Some(&second) && r.live.is_some_and(|l| l.open >= 3)
+        });
+        assert!(run.queued().is_none());
+        assert!(run.last.is_some(), "the first run's summary was kept");
+        // A start during a run that was not stopped stops it too, and a stop drops a queued
+        // start.
+        run.start(users(2, "third"), &url).expect("queued");
+        assert!(run.stopping && run.queued().is_some());
+        run.stop();
+        assert!(run.queued().is_none());
+        run.shutdown(Duration::from_secs(10));
+        endpoint.shutdown(Duration::from_secs(10));
+    }
 
     #[test]
     fn settings_become_the_generators_plan_and_bad_ones_are_refused_with_its_words() {
