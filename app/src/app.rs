@@ -302,9 +302,12 @@ impl CrashcourseApp {
                 .frame(StoppedBanner::frame(ui.style()))
                 .show(ui, |ui| self.stopped.ui(ui, world, commands));
         }
+        // At 1280x720 the tree, the lesson panel and the inspector leave the tabs between them
+        // about 240 px at their old widths, too little for the Load and Contrast tables a
+        // lesson points at; these leave them about 400.
         egui::Panel::left("supervision tree")
             .resizable(true)
-            .default_size(340.0)
+            .default_size(280.0)
             .show(ui, |ui| self.tree.ui(ui, world, commands));
         let lessons = &self.lessons;
         let lesson_inputs = &mut self.lesson_inputs;
@@ -323,7 +326,7 @@ impl CrashcourseApp {
         }
         egui::Panel::right("inspector")
             .resizable(true)
-            .default_size(320.0)
+            .default_size(220.0)
             .show(ui, |ui| self.inspector.ui(ui, world, commands));
         egui::Panel::bottom("timeline")
             .resizable(true)

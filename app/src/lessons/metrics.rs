@@ -61,8 +61,8 @@ pub fn read(world: &World, own: &LessonFigures, name: &str) -> Option<f64> {
         "load.errors" => load_live(world)?.errors as f64,
         "load.p50_ms" => load_percentile(world, 0.50)?,
         "load.p99_ms" => load_percentile(world, 0.99)?,
-        "contrast.thread_pool_per_s" => world.get_resource::<ContrastRun>()?.thread_pool.per_s,
-        "contrast.processes_per_s" => world.get_resource::<ContrastRun>()?.processes.per_s,
+        "contrast.thread_pool_per_s" => contrast_rate(world, true)?,
+        "contrast.processes_per_s" => contrast_rate(world, false)?,
         "contrast.thread_pool_p99_ms" => {
             let run = world.get_resource::<ContrastRun>()?;
             run.result.as_ref()?.thread_pool.latency_ms.round_trip.p99?
@@ -106,6 +106,27 @@ fn load_percentile(world: &World, q: f64) -> Option<f64> {
     } else {
         rt.p99
     }
+}
+
+/// Replies per second on one side of the contrast: over the last second while it runs, over
+/// the whole run once it ended (so the explanation read afterwards does not say 0).
+fn contrast_rate(world: &World, thread_pool: bool) -> Option<f64> {
+    let run = world.get_resource::<ContrastRun>()?;
+    if !run.is_running() {
+        if let Some(result) = &run.result {
+            let side = if thread_pool {
+                &result.thread_pool
+            } else {
+                &result.processes
+            };
+            return Some(side.messages.acknowledged_per_s);
+        }
+    }
+    Some(if thread_pool {
+        run.thread_pool.per_s
+    } else {
+        run.processes.per_s
+    })
 }
 
 /// The load run's newest counts.

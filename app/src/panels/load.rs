@@ -81,7 +81,9 @@ impl View for LoadPanel {
                 });
                 ui.separator();
                 live_ui(ui, run);
-                if let Some(summary) = &run.last {
+                // The last run's summary, once no other run is going on (it would be taken
+                // for this one's).
+                if let (Some(summary), false) = (&run.last, run.is_running()) {
                     ui.separator();
                     ui.label(RichText::new("Summary of the last run").strong());
                     // As the command line prints it: lines kept whole, scrolled sideways if need be.
