@@ -92,6 +92,11 @@ fn click(h: &AppHarness, label: &str) {
         .click();
 }
 
+/// An answer as its radio button shows it: plain text, `code` marks dropped.
+fn shown(answer: &str) -> String {
+    answer.replace('`', "")
+}
+
 /// A Phoenix V2 client joined to `room:lobby` (as the chat page would be).
 fn join_lobby(h: &AppHarness, join_ref: u32) -> Client {
     join_room(h, "lobby", join_ref)
@@ -167,7 +172,7 @@ fn walk(h: &mut AppHarness, mut outside: impl FnMut(&mut AppHarness, &str)) {
                 _ => None,
             }
             .expect("a prediction");
-            click(h, &answer);
+            click(h, &shown(&answer));
             step_until(h, "the prediction is taken", |h| {
                 phase(h) == Some(StepPhase::Act)
             });
@@ -182,13 +187,13 @@ fn walk(h: &mut AppHarness, mut outside: impl FnMut(&mut AppHarness, &str)) {
                 answers, correct, ..
             } => {
                 let wrong = (correct + 1) % answers.len();
-                click(h, &answers[wrong]);
+                click(h, &shown(&answers[wrong]));
                 assert_not_held_for(
                     h,
                     Duration::from_millis(100),
                     &format!("a right answer at {id}"),
                 );
-                click(h, &answers[*correct]);
+                click(h, &shown(&answers[*correct]));
             }
             Check::Done => click(h, "Done"),
             _ => {

@@ -408,7 +408,15 @@ impl LessonPanel {
                     Some(_) => metrics::format(metric, value),
                     None => "not measured yet".to_string(),
                 };
-                let line = format!("{}: {now} (goal: {goal}{hold})", metrics::describe(metric));
+                // A check that held stays held while the figure moves on: say so.
+                let line = if held {
+                    format!(
+                        "{}: goal reached ({goal}{hold}); now {now}",
+                        metrics::describe(metric)
+                    )
+                } else {
+                    format!("{}: {now} (goal: {goal}{hold})", metrics::describe(metric))
+                };
                 tick(ui, line);
             }
             Check::Quiz {
