@@ -3,12 +3,17 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
 /// Highest latency recorded exactly: one hour, in microseconds.
 const HIGHEST_US: u64 = 3_600_000_000;
+
+/// The live percentiles cover the replies of the last one to two of these spans: two
+/// histograms take turns, so a slowdown late in a long run shows within seconds instead of
+/// being averaged into everything before it.
+const RECENT_SPAN: Duration = Duration::from_secs(5);
 
 /// Which latency a sample belongs to.
 #[derive(Clone, Copy, Debug)]
@@ -38,12 +43,42 @@ pub(crate) struct Stats {
     /// Users still running.
     pub users: AtomicI64,
     hists: Mutex<[Histogram<u64>; 3]>,
+    recent: Mutex<Recent>,
     errors: Mutex<BTreeMap<String, u64>>,
+}
+
+/// Round trips of the current span and of the one before it.
+struct Recent {
+    current: Histogram<u64>,
+    previous: Histogram<u64>,
+    /// When `current` began.
+    since: Instant,
+}
+
+impl Recent {
+    /// Moves on to `now`: a span that ended becomes the previous one; after two, both are empty.
+    fn roll(&mut self, now: Instant) {
+        let age = now.saturating_duration_since(self.since);
+        if age < RECENT_SPAN {
+            return;
+        }
+        if age < 2 * RECENT_SPAN {
+            std::mem::swap(&mut self.current, &mut self.previous);
+        } else {
+            self.previous.reset();
+        }
+        self.current.reset();
+        self.since = now;
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGHEST_US, 3).expect("static bounds are valid")
 }
 
 impl Stats {
     pub fn new() -> Stats {
-        let h = || Histogram::new_with_bounds(1, HIGHEST_US, 3).expect("static bounds are valid");
+        let h = histogram;
         Stats {
             connects: AtomicU64::new(0),
             connects_ok: AtomicU64::new(0),
@@ -61,6 +96,11 @@ impl Stats {
             open: AtomicI64::new(0),
             users: AtomicI64::new(0),
             hists: Mutex::new([h(), h(), h()]),
+            recent: Mutex::new(Recent {
+                current: h(),
+                previous: h(),
+                since: Instant::now(),
+            }),
             errors: Mutex::new(BTreeMap::new()),
         }
     }
@@ -91,6 +131,16 @@ impl Stats {
             .clamp(1, HIGHEST_US);
         let mut h = self.hists.lock().unwrap_or_else(|p| p.into_inner());
         h[which as usize].saturating_record(us);
+        drop(h);
+        if let Lat::RoundTrip = which {
+            self.record_recent(Instant::now(), us);
+        }
+    }
+
+    fn record_recent(&self, now: Instant, us: u64) {
+        let mut r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        r.roll(now);
+        r.current.saturating_record(us);
     }
 
     pub fn histogram(&self, which: Lat) -> Histogram<u64> {
@@ -106,7 +156,7 @@ impl Stats {
 
     pub fn live(&self, elapsed: Duration) -> Live {
         let g = Stats::get;
-        let (round_trip_p50, round_trip_p99) = self.round_trip_quantiles();
+        let (round_trip_p50, round_trip_p99) = self.round_trip_quantiles(Instant::now());
         Live {
             round_trip_p50,
             round_trip_p99,
@@ -122,15 +172,17 @@ impl Stats {
         }
     }
 
-    /// The round-trip p50 and p99 so far, read from the run's histogram (a walk over its
-    /// buckets under the lock, never a sort); `None` before the first reply.
-    fn round_trip_quantiles(&self) -> (Option<Duration>, Option<Duration>) {
-        let h = self.hists.lock().unwrap_or_else(|p| p.into_inner());
-        let rt = &h[Lat::RoundTrip as usize];
-        if rt.is_empty() {
+    /// The round-trip p50 and p99 of the replies in the last [`RECENT_SPAN`] to twice that, read
+    /// from the two recent histograms (a walk over their buckets, never a sort); `None` when no
+    /// reply came in that time.
+    fn round_trip_quantiles(&self, now: Instant) -> (Option<Duration>, Option<Duration>) {
+        let mut r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        r.roll(now);
+        let mut both = r.previous.clone();
+        if both.add(&r.current).is_err() || both.is_empty() {
             return (None, None);
         }
-        let at = |q: f64| Some(Duration::from_micros(rt.value_at_quantile(q)));
+        let at = |q: f64| Some(Duration::from_micros(both.value_at_quantile(q)));
         (at(0.50), at(0.99))
     }
 }
@@ -149,7 +201,9 @@ pub struct Live {
     /// Broadcasts received.
     pub received: u64,
     pub errors: u64,
-    /// Round-trip latency of the replies so far (send to reply): median and 99th percentile.
+    /// Round-trip latency (send to reply) of the replies of the last 5 to 10 seconds: median
+    /// and 99th percentile; `None` when none came in that time. The summary at the end has the
+    /// whole run's.
     pub round_trip_p50: Option<Duration>,
     pub round_trip_p99: Option<Duration>,
 }
@@ -193,5 +247,29 @@ mod tests {
         let p99 = ms(live.round_trip_p99).unwrap_or(0.0);
         assert!((1.9..2.1).contains(&p50), "p50 {p50}");
         assert!((499.0..501.0).contains(&p99), "p99 {p99}");
+    }
+
+    #[test]
+    fn a_slow_phase_slides_out_of_the_live_percentiles() {
+        let stats = Stats::new();
+        let t0 = Instant::now();
+        for _ in 0..100 {
+            stats.record_recent(t0, 5_000_000);
+        }
+        let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+        // Still inside the window a span later: the slow replies count.
+        let (_, p99) = stats.round_trip_quantiles(t0 + RECENT_SPAN + Duration::from_millis(1));
+        assert!(ms(p99).is_some_and(|p| p > 4_900.0), "p99 {p99:?}");
+        // Fast replies since then, and two spans on: only they count.
+        let t1 = t0 + RECENT_SPAN + Duration::from_millis(1);
+        for _ in 0..100 {
+            stats.record_recent(t1, 2_000);
+        }
+        let (p50, p99) = stats.round_trip_quantiles(t1 + RECENT_SPAN + Duration::from_millis(1));
+        assert!(ms(p99).is_some_and(|p| p < 3.0), "p99 {p99:?}");
+        assert!(ms(p50).is_some_and(|p| p < 3.0), "p50 {p50:?}");
+        // With no reply for two spans there is nothing recent to report.
+        let (p50, p99) = stats.round_trip_quantiles(t1 + 3 * RECENT_SPAN);
+        assert_eq!((p50, p99), (None, None));
     }
 }

@@ -34,6 +34,11 @@ impl View for ContrastPanel {
                      threads, and as one lightweight process per request over the WebSocket.",
                 );
                 ui.add_space(4.0);
+                // While a run goes on (one a lesson started, say), the form shows that run's
+                // settings, not the ones last typed here.
+                if let (true, Some(running)) = (run.is_running(), run.settings) {
+                    self.settings = running;
+                }
                 ui.add_enabled_ui(!run.is_running(), |ui| self.settings_ui(ui));
                 ui.horizontal(|ui| {
                     if run.is_running() {

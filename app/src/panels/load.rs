@@ -262,8 +262,8 @@ fn live_ui(ui: &mut egui::Ui, run: &LoadRun) {
                 }
                 _ => (ms(live.round_trip_p50), ms(live.round_trip_p99)),
             };
-            fact(ui, "p50", p50).on_hover_text("Round trip: send to reply, median so far");
-            fact(ui, "p99", p99).on_hover_text("Round trip: send to reply, 99th percentile so far");
+            fact(ui, "p50", p50).on_hover_text("Round trip, send to reply: median of the last 5-10 s while running, of the whole run once it ended");
+            fact(ui, "p99", p99).on_hover_text("Round trip, send to reply: 99th percentile of the last 5-10 s while running, of the whole run once it ended");
             ui.end_row();
         });
 }

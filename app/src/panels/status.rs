@@ -27,7 +27,12 @@ impl View for StatusBar {
     fn ui(&mut self, ui: &mut egui::Ui, world: &World, commands: &mut Vec<Command>) {
         let stats = world.resource::<RuntimeStats>();
         let visuals = ui.visuals().clone();
-        ui.horizontal_wrapped(|ui| {
+        // The bar keeps the tallest height it has needed, so an indicator that comes and goes
+        // (a notice, "not yielding") does not move everything above it up and down.
+        let tallest_id = egui::Id::new("tallest status bar");
+        let tallest = ui.data(|d| d.get_temp::<f32>(tallest_id)).unwrap_or(0.0);
+        ui.set_min_height(tallest);
+        let used = ui.horizontal_wrapped(|ui| {
             if stats.stopped {
                 ui.label(
                     RichText::new("■ runtime stopped")
@@ -89,6 +94,10 @@ impl View for StatusBar {
             ui.separator();
             egui::widgets::global_theme_preference_buttons(ui);
         });
+        let height = used.response.rect.height();
+        if height > tallest {
+            ui.data_mut(|d| d.insert_temp(tallest_id, height));
+        }
     }
 }
 
