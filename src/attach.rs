@@ -122,8 +122,8 @@ pub fn start(handle: &Handle, endpoint: &Endpoint, args: &StreamArgs) -> Result<
     if let Some(addr) = args.observer {
         let server = ObserverServer::start(&publisher, ServerConfig::new(addr, token.clone()))?;
         tracing::info!(addr = %server.local_addr(), "observer stream open");
-        if args.observer_token_file.is_some() {
-            writeln!(out, "observer {} token from file", server.local_addr())?;
+        if let Some(file) = &args.observer_token_file {
+            writeln!(out, "observer {} token-file {}", server.local_addr(), file.display())?;
         } else {
             writeln!(out, "observer {} token {token}", server.local_addr())?;
         }
