@@ -218,7 +218,7 @@ fn console_attach_answers_count_and_kill_from_the_terminal() {
     let (code, out, err) = console(&node, &token, &["count"], None);
     assert_eq!(code, 0, "{out}{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("iex> ") && lines[0].contains("process_count"), "{out}");
+    assert!(lines[0].starts_with("iex> ") && lines[0].contains("Process.list()"), "{out}");
     let n: usize = lines[1]
         .strip_suffix(" processes")
         .and_then(|n| n.parse().ok())
