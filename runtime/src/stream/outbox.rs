@@ -56,6 +56,7 @@ impl Outbox {
             st.items.clear();
             st.bytes = 0;
             if let Some(last) = farewell() {
+                st.bytes = last.bytes.len();
                 st.items.push_back(last);
             }
             st.closed = true;
