@@ -123,7 +123,12 @@ pub fn start(handle: &Handle, endpoint: &Endpoint, args: &StreamArgs) -> Result<
         let server = ObserverServer::start(&publisher, ServerConfig::new(addr, token.clone()))?;
         tracing::info!(addr = %server.local_addr(), "observer stream open");
         if let Some(file) = &args.observer_token_file {
-            writeln!(out, "observer {} token-file {}", server.local_addr(), file.display())?;
+            writeln!(
+                out,
+                "observer {} token-file {}",
+                server.local_addr(),
+                file.display()
+            )?;
         } else {
             writeln!(out, "observer {} token {token}", server.local_addr())?;
         }

@@ -19,7 +19,11 @@ pub struct ConsoleArgs {
     #[arg(long, value_name = "HOST:PORT")]
     attach: String,
     /// The token `serve` printed.
-    #[arg(long, required_unless_present = "token_file", conflicts_with = "token_file")]
+    #[arg(
+        long,
+        required_unless_present = "token_file",
+        conflicts_with = "token_file"
+    )]
     token: Option<String>,
     /// Read the token from this file (its first line).
     #[arg(long, value_name = "FILE")]

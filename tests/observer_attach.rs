@@ -127,7 +127,12 @@ fn is_room(row: &Row, topic: &str) -> bool {
 }
 
 /// Follows the stream until `done` holds.
-fn follow(c: &mut ObserverClient, state: &mut StreamState, what: &str, done: impl Fn(&StreamState) -> bool) {
+fn follow(
+    c: &mut ObserverClient,
+    state: &mut StreamState,
+    what: &str,
+    done: impl Fn(&StreamState) -> bool,
+) {
     c.set_timeout(Some(DEADLINE)).unwrap();
     let deadline = Instant::now() + DEADLINE;
     while !done(state) {
@@ -142,7 +147,13 @@ fn follow(c: &mut ObserverClient, state: &mut StreamState, what: &str, done: imp
 
 fn console(node: &Node, token: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crashcourse"))
-        .args(["console", "--attach", node.observer.as_deref().unwrap(), "--token", token])
+        .args([
+            "console",
+            "--attach",
+            node.observer.as_deref().unwrap(),
+            "--token",
+            token,
+        ])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -169,7 +180,9 @@ fn a_garbage_sending_observer_is_cut_off_while_the_other_and_the_chat_go_on() {
     let mut good = node.attach().unwrap();
     let mut bad = node.attach().unwrap();
     let mut state = StreamState::default();
-    follow(&mut good, &mut state, "a whole table", |s| s.whole && !s.rows.is_empty());
+    follow(&mut good, &mut state, "a whole table", |s| {
+        s.whole && !s.rows.is_empty()
+    });
 
     bad.send_raw(b"\x05\x00\x00\x00garbage and more").unwrap();
     bad.set_timeout(Some(DEADLINE)).unwrap();
@@ -181,22 +194,31 @@ fn a_garbage_sending_observer_is_cut_off_while_the_other_and_the_chat_go_on() {
         }
     };
     assert_eq!(error.code, ErrorCode::Malformed, "{error:?}");
-    assert!(bad.next_frame().is_err(), "the connection is closed after the error");
+    assert!(
+        bad.next_frame().is_err(),
+        "the connection is closed after the error"
+    );
 
     // The chat keeps serving, and the good observer sees its new processes.
     let before: usize = state.rows.len();
     let mut c = Client::connect(node.ws, "/socket/websocket?vsn=2.0.0", None).unwrap();
     c.join_ok("room:observed", "ada");
-    follow(&mut good, &mut state, "the socket, channel and room appear", |s| {
-        s.rows.len() >= before + 3
-            && s.rows.values().any(|r| is_room(r, "room:observed"))
-    });
+    follow(
+        &mut good,
+        &mut state,
+        "the socket, channel and room appear",
+        |s| s.rows.len() >= before + 3 && s.rows.values().any(|r| is_room(r, "room:observed")),
+    );
     follow(&mut good, &mut state, "chat figures arrive", |s| {
         s.chat.as_ref().is_some_and(|c| c.joins >= 1)
     });
 
     // A wrong token is refused with a clear error; the good observer is untouched.
-    match ObserverClient::connect(node.observer.as_deref().unwrap(), "wrong", Duration::from_secs(5)) {
+    match ObserverClient::connect(
+        node.observer.as_deref().unwrap(),
+        "wrong",
+        Duration::from_secs(5),
+    ) {
         Err(ClientError::Refused(e)) => {
             assert_eq!(e.code, ErrorCode::BadToken);
             assert!(e.message.contains("token"), "{}", e.message);
@@ -218,7 +240,10 @@ fn console_attach_answers_count_and_kill_from_the_terminal() {
     let (code, out, err) = console(&node, &token, &["count"], None);
     assert_eq!(code, 0, "{out}{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("iex> ") && lines[0].contains("Process.list()"), "{out}");
+    assert!(
+        lines[0].starts_with("iex> ") && lines[0].contains("Process.list()"),
+        "{out}"
+    );
     let n: usize = lines[1]
         .strip_suffix(" processes")
         .and_then(|n| n.parse().ok())
@@ -265,7 +290,14 @@ fn serve_refuses_an_observer_address_that_is_not_loopback() {
         .arg("serve")
         .arg("--db")
         .arg(dir.path().join("chat.db"))
-        .args(["--http-port", "0", "--ws-port", "0", "--observer", "0.0.0.0:0"])
+        .args([
+            "--http-port",
+            "0",
+            "--ws-port",
+            "0",
+            "--observer",
+            "0.0.0.0:0",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -278,7 +310,12 @@ fn serve_reads_the_token_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(&file, "from-the-file\n").unwrap();
-    let mut node = serve(&["--observer", "127.0.0.1:0", "--observer-token-file", file.to_str().unwrap()]);
+    let mut node = serve(&[
+        "--observer",
+        "127.0.0.1:0",
+        "--observer-token-file",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(node.token, None, "a token from a file is not printed");
     node.token = Some("from-the-file".into());
     assert!(node.attach().is_ok());
@@ -292,14 +329,22 @@ fn serve_records_the_stream_and_the_recording_reads_back() {
     let path = dir.path().join("session.ccrec");
     let node = serve(&["--record", path.to_str().unwrap(), "--record-max", "5"]);
     let line = node.recording.clone().unwrap();
-    assert!(line.starts_with("recording ") && line.contains("at most 5 MB"), "{line}");
+    assert!(
+        line.starts_with("recording ") && line.contains("at most 5 MB"),
+        "{line}"
+    );
     let mut c = Client::connect(node.ws, "/socket/websocket?vsn=2.0.0", None).unwrap();
     c.join_ok("room:recorded", "ada");
     support::wait_until("a few frames are on disk", || {
-        Recording::open(&path).map(|r| r.len() >= 10).unwrap_or(false)
+        Recording::open(&path)
+            .map(|r| r.len() >= 10)
+            .unwrap_or(false)
     });
     let rest = node.stop();
-    assert!(rest.contains("recorded ") && rest.contains(" frames"), "{rest}");
+    assert!(
+        rest.contains("recorded ") && rest.contains(" frames"),
+        "{rest}"
+    );
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size <= 5_000_000);
     let mut r = Recording::open(&path).unwrap();

@@ -9,6 +9,7 @@
 //! - [`Recorder`] / [`Recording`]: the stream to a bounded file, and reading it back;
 //! - [`StreamState`]: the view an observer rebuilds from the frames (attached or replayed).
 
+mod client;
 pub mod codec;
 mod commands;
 pub mod frames;
@@ -17,7 +18,6 @@ mod publisher;
 mod recording;
 mod server;
 mod state;
-mod client;
 
 pub use client::{ClientError, ObserverClient};
 pub use codec::{CodecError, MAX_FRAME, MAX_REQUEST, VERSION};

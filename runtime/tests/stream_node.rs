@@ -99,7 +99,9 @@ fn an_observer_gets_a_keyframe_then_deltas_and_events() {
                     )
             })
     });
-    follow(&mut c, &mut state, "metrics arrive", |s| s.metrics.is_some());
+    follow(&mut c, &mut state, "metrics arrive", |s| {
+        s.metrics.is_some()
+    });
     // The rebuilt table matches the runtime's own.
     wait_until("the table settles", || {
         let live: std::collections::BTreeSet<u64> =
@@ -121,9 +123,10 @@ fn raw_error(stream: &mut TcpStream) -> Frame {
     let mut all = Vec::new();
     let _ = stream.read_to_end(&mut all);
     assert!(all.len() > 8, "the node sent {} bytes", all.len());
-    let (frame, _) = crashcourse_runtime::stream::codec::decode_prefixed::<Frame>(&all[8..], 1 << 20)
-        .unwrap()
-        .unwrap();
+    let (frame, _) =
+        crashcourse_runtime::stream::codec::decode_prefixed::<Frame>(&all[8..], 1 << 20)
+            .unwrap()
+            .unwrap();
     frame
 }
 
@@ -148,17 +151,17 @@ fn a_garbage_sending_observer_is_cut_off_while_another_keeps_its_stream() {
         }
     };
     assert_eq!(error.code, ErrorCode::Malformed, "{error:?}");
-    assert!(matches!(
-        bad.next_frame(),
-        Err(ClientError::Codec(_))
-    ));
+    assert!(matches!(bad.next_frame(), Err(ClientError::Codec(_))));
     wait_until("the bad observer is detached", || s.attached() == 1);
     // The good one still follows the node.
     let mut state = StreamState::default();
     let pid = idle(&rt);
-    follow(&mut good, &mut state, "the good observer sees a new process", |s| {
-        s.rows.contains_key(&pid.id())
-    });
+    follow(
+        &mut good,
+        &mut state,
+        "the good observer sees a new process",
+        |s| s.rows.contains_key(&pid.id()),
+    );
     // An oversized request is refused the same way.
     let mut big = connect(&s, TOKEN).unwrap();
     big.send_raw(&(10u32 << 20).to_le_bytes()).unwrap();
@@ -222,7 +225,15 @@ fn requests_are_carried_out_and_answered() {
     let mut c = connect(&s, TOKEN).unwrap();
     let t = Duration::from_secs(10);
     let count = rt.process_count();
-    match c.request(Command::Console { line: "count".into() }, t).unwrap() {
+    match c
+        .request(
+            Command::Console {
+                line: "count".into(),
+            },
+            t,
+        )
+        .unwrap()
+    {
         Outcome::Console { lines, iex, error } => {
             assert!(!error);
             assert_eq!(lines, vec![format!("{count} processes")]);
@@ -328,7 +339,10 @@ fn a_recording_stops_at_its_bound_and_says_so_and_what_it_holds_still_reads() {
     let rec = Recorder::start(&p, config).unwrap();
     wait_until("the recording fills up", || rec.status().full);
     let status = rec.status();
-    assert!(status.stopped.as_deref().unwrap_or("").contains("bound"), "{status:?}");
+    assert!(
+        status.stopped.as_deref().unwrap_or("").contains("bound"),
+        "{status:?}"
+    );
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size <= max, "{size} bytes over the bound of {max}");
     let mut r = Recording::open(&path).unwrap();

@@ -42,7 +42,11 @@ pub struct ObserverClient {
 
 impl ObserverClient {
     /// Connects to `addr` (`HOST:PORT`), presents `token` and reads the node's `Hello`.
-    pub fn connect(addr: &str, token: &str, timeout: Duration) -> Result<ObserverClient, ClientError> {
+    pub fn connect(
+        addr: &str,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<ObserverClient, ClientError> {
         let connect_err = |source| ClientError::Connect {
             addr: addr.to_string(),
             source,

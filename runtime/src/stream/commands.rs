@@ -19,7 +19,10 @@ pub(crate) struct Executor {
 }
 
 impl Executor {
-    pub(crate) fn new(handle: &Handle, chat: Option<(Arc<crate::chat::ChatMetrics>, crate::db::Pool)>) -> Executor {
+    pub(crate) fn new(
+        handle: &Handle,
+        chat: Option<(Arc<crate::chat::ChatMetrics>, crate::db::Pool)>,
+    ) -> Executor {
         let mut console = Console::new(handle);
         let mut pool = None;
         if let Some((metrics, p)) = chat {

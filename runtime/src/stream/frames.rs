@@ -330,14 +330,26 @@ pub struct Request {
 /// What an observer can ask the node to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    Kill { pid: u64 },
+    Kill {
+        pid: u64,
+    },
     /// An exit signal with a reason (`normal`, `shutdown`, `kill` or any other word).
-    Exit { pid: u64, reason: String },
-    Crash { pid: u64 },
+    Exit {
+        pid: u64,
+        reason: String,
+    },
+    Crash {
+        pid: u64,
+    },
     /// Switch a fault (as [`FaultKind::name`](crate::FaultKind::name) spells it) on or off.
-    Fault { fault: String, on: bool },
+    Fault {
+        fault: String,
+        on: bool,
+    },
     /// One console command line.
-    Console { line: String },
+    Console {
+        line: String,
+    },
 }
 
 /// The answer to a request.

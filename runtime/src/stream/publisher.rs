@@ -158,7 +158,10 @@ pub(crate) fn item(at_us: u64, frame: &Frame) -> Option<Item> {
             keyframe: matches!(frame, Frame::Keyframe(_)),
         }),
         Err(e) => {
-            tracing::warn!("observer stream: a {} frame was not sent: {e}", frame.name());
+            tracing::warn!(
+                "observer stream: a {} frame was not sent: {e}",
+                frame.name()
+            );
             None
         }
     }
@@ -349,7 +352,10 @@ fn read(
         let metrics = Metrics::from(&handle.metrics());
         seen.metrics = Some(metrics.clone());
         if with_metrics {
-            rest.extend(item(at_us, &Frame::Metrics(MetricsFrame { at_us, metrics })));
+            rest.extend(item(
+                at_us,
+                &Frame::Metrics(MetricsFrame { at_us, metrics }),
+            ));
         }
         if let Some((chat, pool)) = &config.chat {
             let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);

@@ -378,7 +378,11 @@ fn attached(shared: &Arc<Shared>, id: u64, stream: TcpStream) {
                 let _ = write_half.flush();
                 // Cut off (too slow, or the write failed): wake the reader too. Otherwise the
                 // reader half lingers and closes.
-                let how = if outbox.overflowed() { Shutdown::Both } else { Shutdown::Write };
+                let how = if outbox.overflowed() {
+                    Shutdown::Both
+                } else {
+                    Shutdown::Write
+                };
                 let _ = write_half.shutdown(how);
             })
     };
