@@ -371,3 +371,84 @@ fn a_truncated_recording_reads_up_to_the_cut() {
     std::fs::write(&path, b"not a recording at all").unwrap();
     assert!(Recording::open(&path).is_err());
 }
+
+#[test]
+fn an_observer_that_reads_too_slowly_is_dropped_and_told_while_another_keeps_up() {
+    let rt = runtime();
+    for _ in 0..20_000 {
+        idle(&rt);
+    }
+    let p = publisher(&rt);
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), TOKEN);
+    config.queue_bytes = 64 << 10;
+    let s = ObserverServer::start(&p, config).unwrap();
+    // The good observer reads on a thread of its own, counting frames.
+    let mut good = connect(&s, TOKEN).unwrap();
+    let frames = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (frames, stop) = (frames.clone(), stop.clone());
+        std::thread::spawn(move || -> Result<StreamState, String> {
+            let mut state = StreamState::default();
+            good.set_timeout(Some(DEADLINE)).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                match good.next_frame() {
+                    Ok(Frame::Error(e)) => return Err(e.to_string()),
+                    Ok(f) => state.apply(&f),
+                    Err(e) => return Err(e.to_string()),
+                }
+                frames.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            Ok(state)
+        })
+    };
+    // The slow one: a small receive buffer, and it reads nothing for now.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&s.local_addr().into()).unwrap();
+    let mut slow: TcpStream = sock.into();
+    write_handshake(&mut slow, VERSION, TOKEN).unwrap();
+    wait_until("both are attached", || s.attached() == 2);
+    // Churn, so that every tick has a delta, until the slow one is over its bound.
+    let mut churn = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    while s.dropped_slow() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow observer was never dropped"
+        );
+        for _ in 0..200 {
+            churn.push(idle(&rt));
+        }
+        for pid in churn.drain(..100) {
+            let _ = rt.kill(pid);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Now it reads: what was in flight, then the error, then the end.
+    slow.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut all = Vec::new();
+    let _ = slow.read_to_end(&mut all);
+    let mut at = 8;
+    let mut last = None;
+    while let Some((frame, used)) =
+        crashcourse_runtime::stream::codec::decode_prefixed::<Frame>(&all[at..], 64 << 20).unwrap()
+    {
+        at += used;
+        last = Some(frame);
+    }
+    assert_eq!(at, all.len(), "whole frames only");
+    match last {
+        Some(Frame::Error(e)) => assert_eq!(e.code, ErrorCode::TooSlow, "{e:?}"),
+        other => panic!("expected a too-slow error last, got {other:?}"),
+    }
+    wait_until("the slow one is detached", || s.attached() == 1);
+    // The good one kept its stream all along and still gets frames.
+    let seen = frames.load(std::sync::atomic::Ordering::SeqCst);
+    wait_until("the good observer gets more frames", || {
+        frames.load(std::sync::atomic::Ordering::SeqCst) > seen + 3
+    });
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let state = reader.join().unwrap().unwrap();
+    assert!(state.rows.len() > 20_000);
+}

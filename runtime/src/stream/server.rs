@@ -80,8 +80,12 @@ struct Shared {
     attached: AtomicUsize,
     /// Connections with a thread (attached or in their handshake).
     open: AtomicUsize,
-    /// Open sockets and their outboxes, to close them on stop.
+    /// Open sockets, to close them on stop.
     conns: Mutex<Vec<(u64, TcpStream)>>,
+    /// Outboxes of attached observers, to count the ones dropped as too slow.
+    outboxes: Mutex<Vec<Arc<Outbox>>>,
+    /// Observers dropped as too slow whose outbox is gone.
+    slow_dropped: AtomicUsize,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -122,6 +126,8 @@ impl ObserverServer {
             attached: AtomicUsize::new(0),
             open: AtomicUsize::new(0),
             conns: Mutex::new(Vec::new()),
+            outboxes: Mutex::new(Vec::new()),
+            slow_dropped: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
         });
         let acceptor = {
@@ -146,6 +152,18 @@ impl ObserverServer {
     /// Observers attached now.
     pub fn attached(&self) -> usize {
         self.shared.attached.load(Ordering::Relaxed)
+    }
+
+    /// Observers dropped so far because they read too slowly.
+    pub fn dropped_slow(&self) -> usize {
+        let now = self
+            .shared
+            .outboxes
+            .lock()
+            .iter()
+            .filter(|o| o.overflowed())
+            .count();
+        now + self.shared.slow_dropped.load(Ordering::SeqCst)
     }
 
     /// Closes the listener and every connection, and waits for their threads.
@@ -389,6 +407,7 @@ fn attached(shared: &Arc<Shared>, id: u64, stream: TcpStream) {
     let Ok(writer) = writer else {
         return;
     };
+    shared.outboxes.lock().push(outbox.clone());
     publisher.subscribe(outbox.clone(), None);
     let _ = stream.set_read_timeout(None);
     let mut reader = std::io::BufReader::new(&stream);
@@ -426,6 +445,13 @@ fn attached(shared: &Arc<Shared>, id: u64, stream: TcpStream) {
     }
     outbox.close();
     let _ = writer.join();
+    {
+        let mut outboxes = shared.outboxes.lock();
+        outboxes.retain(|o| !Arc::ptr_eq(o, &outbox));
+        if outbox.overflowed() {
+            shared.slow_dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }
     linger_close(&stream);
 }
 
