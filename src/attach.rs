@@ -21,7 +21,7 @@ pub struct StreamArgs {
     /// Open the observer stream on this loopback address (e.g. 127.0.0.1:4002; port 0: any free
     /// port) for `crashcourse console --attach`; a random token is printed unless
     /// `--observer-token-file` gives one.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = loopback_addr)]
     observer: Option<SocketAddr>,
     /// Read the observer token from this file (its first line) instead of making one up.
     #[arg(long, value_name = "FILE", requires = "observer")]
@@ -33,6 +33,21 @@ pub struct StreamArgs {
     #[arg(long, value_name = "MB", default_value_t = 100, requires = "record",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     record_max: u64,
+}
+
+/// Parses `--observer`: a socket address on loopback, refused otherwise before anything starts.
+fn loopback_addr(s: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = s
+        .parse()
+        .map_err(|e| format!("{e} (expected e.g. 127.0.0.1:4002)"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "the observer stream listens on loopback only (127.0.0.1 or [::1]), not {}, \
+             because whoever holds the token can kill processes",
+            addr.ip()
+        ));
+    }
+    Ok(addr)
 }
 
 /// The running stream of a `serve` node; dropping it closes observers and ends the recording
@@ -95,14 +110,6 @@ pub fn start(handle: &Handle, endpoint: &Endpoint, args: &StreamArgs) -> Result<
     };
     if args.observer.is_none() && args.record.is_none() {
         return Ok(node);
-    }
-    if let Some(addr) = args.observer {
-        if !addr.ip().is_loopback() {
-            bail!(
-                "--observer {addr}: the observer stream listens on loopback only (127.0.0.1 or \
-                 [::1]), because whoever holds the token can kill processes"
-            );
-        }
     }
     let token = match &args.observer_token_file {
         Some(path) => token_from_file(path)?,
