@@ -13,11 +13,8 @@ use super::frames::{Command, Frame, Hello, Outcome, Request, StreamError};
 /// Why talking to a node failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("could not connect to {addr}: {source}")]
-    Connect {
-        addr: String,
-        source: std::io::Error,
-    },
+    #[error("could not connect to {addr}: {error}")]
+    Connect { addr: String, error: std::io::Error },
     #[error("the node refused: {0}")]
     Refused(StreamError),
     #[error("the node dropped this observer: {0}")]
@@ -47,9 +44,9 @@ impl ObserverClient {
         token: &str,
         timeout: Duration,
     ) -> Result<ObserverClient, ClientError> {
-        let connect_err = |source| ClientError::Connect {
+        let connect_err = |error| ClientError::Connect {
             addr: addr.to_string(),
-            source,
+            error,
         };
         let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(connect_err)?.collect();
         let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
