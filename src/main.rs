@@ -2,6 +2,8 @@
 //! a benchmark.
 
 mod args;
+mod attach;
+mod console_cli;
 mod lessons_cli;
 mod serve;
 
@@ -29,6 +31,9 @@ struct Cli {
 enum Command {
     /// Run the chat server alone, headless; Ctrl-C shuts it down in order.
     Serve(serve::ServeArgs),
+    /// Run console commands against a running node over its observer stream (`serve
+    /// --observer`): one from the arguments, or one a line from stdin.
+    Console(console_cli::ConsoleArgs),
     // The about text and the help of every flag come from `LoadArgs`'s own doc comments.
     Load(crashcourse_load::cli::LoadArgs),
     /// Validate or list the lesson files.
@@ -88,6 +93,7 @@ fn main() -> Result<()> {
         None => crashcourse_app::run(crashcourse_app::AppConfig::default())
             .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}")),
         Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Console(args)) => std::process::exit(console_cli::run(args)),
         Some(Command::Load(args)) => std::process::exit(crashcourse_load::cli::run(args)),
         Some(Command::Lessons { command }) => std::process::exit(lessons_cli::run(command)),
         Some(Command::BenchClients { ws, src, prefix }) => {

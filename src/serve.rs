@@ -99,6 +99,8 @@ pub struct ServeArgs {
     )]
     // Spelled out so that clap takes the whole list from one value.
     chaos_kinds: ::std::vec::Vec<Kind>,
+    #[command(flatten)]
+    stream: crate::attach::StreamArgs,
 }
 
 impl ServeArgs {
@@ -158,6 +160,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         std::process::id()
     );
     std::io::stdout().flush()?;
+    let node_stream = crate::attach::start(&rt, &endpoint, &args.stream)?;
     let chaos = match args.chaos {
         Some(per_second) => {
             let plan = ChaosPlan {
@@ -178,6 +181,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     tracing::info!("shutting down: closing sockets, draining the pool, closing the database");
     let clean = endpoint.shutdown(Duration::from_secs(10));
     drop(endpoint);
+    drop(node_stream);
     // The last events (the tree stopping) are read before the runtime goes.
     let _ = log_stop.send(());
     let _ = logger.join();

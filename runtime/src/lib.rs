@@ -56,6 +56,7 @@ pub mod server;
 mod shared;
 mod shutdown;
 mod signal;
+pub mod stream;
 pub mod supervisor;
 mod table;
 mod timeout;
