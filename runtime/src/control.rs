@@ -1,5 +1,6 @@
 //! The command side: kill, exit and crash from outside any process, so the GUI and lessons can
-//! inject failures. None of this is reachable from the network.
+//! inject failures. The chat server never reaches it; the observer stream does, only on
+//! loopback and behind its token (`stream/server.rs`).
 
 use crate::observe::events::EventKind;
 use crate::{ExitReason, Handle, Pid};
