@@ -29,7 +29,7 @@ impl View for StatusBar {
         let visuals = ui.visuals().clone();
         // The bar keeps the tallest height it has needed, so an indicator that comes and goes
         // (a notice, "not yielding") does not move everything above it up and down.
-        let tallest_id = egui::Id::new("tallest status bar");
+        let tallest_id = ui.scope_id().with("tallest status bar");
         let tallest = ui.data(|d| d.get_temp::<f32>(tallest_id)).unwrap_or(0.0);
         ui.set_min_height(tallest);
         let used = ui.horizontal_wrapped(|ui| {
