@@ -144,12 +144,24 @@ fn accounting_cost(
             .ok_or_else(|| BenchError::new("spawn_idle reported no rate"))
     };
     let pair = abba(|| idle_rate(on), || idle_rate(off))?;
-    report_pair(report, "busy.spawn_idle.rate", pair, ("on", "off"), "proc/s");
+    report_pair(
+        report,
+        "busy.spawn_idle.rate",
+        pair,
+        ("on", "off"),
+        "proc/s",
+    );
     let pair = abba(
         || Ok(spawn_exit(on, sizes.spawn)?.value),
         || Ok(spawn_exit(off, sizes.spawn)?.value),
     )?;
-    report_pair(report, "busy.spawn_exit.rate", pair, ("on", "off"), "proc/s");
+    report_pair(
+        report,
+        "busy.spawn_exit.rate",
+        pair,
+        ("on", "off"),
+        "proc/s",
+    );
     let pair = abba(
         || Ok(ring(on, sizes.ring_procs, sizes.ring_hops)?.value),
         || Ok(ring(off, sizes.ring_procs, sizes.ring_hops)?.value),
