@@ -222,6 +222,11 @@ impl CrashcourseApp {
         self.tab = tab;
     }
 
+    /// Draws the supervision tree as an outline or a graph (the bench measures both).
+    pub fn set_tree_mode(&mut self, mode: crate::panels::tree::TreeMode) {
+        self.tree.mode = mode;
+    }
+
     /// The Faults panel's chaos settings, to fill in before "Start chaos".
     pub fn faults_panel(&mut self) -> &mut FaultsPanel {
         &mut self.faults

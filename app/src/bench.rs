@@ -3,7 +3,8 @@
 //! The real app runs with 100,000 idle processes under a dynamic supervisor (10,000 for
 //! `quick`) and a generator process causing about 5,000 runtime events a second in a steady mix:
 //! temporary workers that start and end, workers that crash and are restarted, and messages.
-//! Frames are paced at 60 Hz and measured twice:
+//! Frames are paced at 60 Hz and measured twice, each with the supervision tree drawn as an
+//! outline and then as a graph (figures prefixed `graph_`):
 //!
 //! - headless (`gui.frame_*`): egui driven without a window; the UI thread's CPU time over the
 //!   app's whole update (ingest, the ECS schedule, layout, drawing into egui) and tessellation;
@@ -25,6 +26,7 @@ mod workload;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::panels::tree::TreeMode;
 use crate::{egui, AppConfig, CrashcourseApp};
 
 pub use workload::EVENTS_PER_SEC;
@@ -35,6 +37,8 @@ pub const FRAMES: usize = 300;
 pub const WARMUP: usize = 60;
 /// The frame period the bench paces at.
 const FRAME: Duration = Duration::from_micros(16_667);
+/// The tree panel's modes measured, each with the prefix of its figures.
+const MODES: [(TreeMode, &str); 2] = [(TreeMode::Outline, ""), (TreeMode::Graph, "graph_")];
 /// The window's size in points.
 const SIZE: egui::Vec2 = egui::vec2(1400.0, 900.0);
 /// How long setting up may take before the bench gives up.
@@ -84,60 +88,97 @@ pub fn run(quick: bool, mut report: impl FnMut(String)) -> Result<(), String> {
         headless.frame(&mut app);
         std::thread::sleep(FRAME);
     }
-    for _ in 0..WARMUP {
-        paced(&mut headless, &mut app);
-    }
     report(format!(
         "# crashcourse gui: {} processes in the view, {} ms setup",
         view_count(&app),
         setup.elapsed().as_millis()
     ));
 
-    let before = handle.metrics();
-    let started = Instant::now();
-    let mut cpu = Vec::with_capacity(FRAMES);
-    let (mut model, mut draw) = (Vec::with_capacity(FRAMES), Vec::with_capacity(FRAMES));
-    for _ in 0..FRAMES {
-        cpu.push(ms(paced(&mut headless, &mut app)));
-        let costs = app.frame_costs();
-        model.push(ms(costs.view_model));
-        draw.push(ms(costs.draw));
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let after = handle.metrics();
-    let events = (after.events_recorded - before.events_recorded)
-        + (after.messages_total - before.messages_total);
-
     let figure = |name: &str, value: f64, unit: &str| format!("bench gui.{name} {value:.3} {unit}");
-    report(figure("frame_mean", mean(&cpu), "ms"));
-    report(figure("frame_p99", p99(&mut cpu), "ms"));
-    report(figure("frame_max", cpu[cpu.len() - 1], "ms"));
-    // Wall time of the two parts the app itself does (the rest is egui and tessellation), to
-    // see where a slow frame went.
-    report(figure("view_model_p99", p99(&mut model), "ms"));
-    report(figure("draw_p99", p99(&mut draw), "ms"));
-    report(figure("events_per_sec", events as f64 / elapsed, "/s"));
-
-    let painted = painted::measure(&mut app, SIZE, FRAME, WARMUP, FRAMES, dir.path())?;
-    let mut wall: Vec<f64> = painted.frames.iter().map(|d| ms(*d)).collect();
-    if wall.is_empty() {
-        return Err("no painted frame was measured".into());
+    // The tree panel drawn as an outline (figures without a prefix, as before), then as a graph
+    // (`graph_`): everything else in the frame is the same.
+    for (mode, prefix) in MODES {
+        app.set_tree_mode(mode);
+        for _ in 0..WARMUP {
+            paced(&mut headless, &mut app);
+        }
+        let before = handle.metrics();
+        let started = Instant::now();
+        let mut cpu = Vec::with_capacity(FRAMES);
+        let (mut model, mut draw) = (Vec::with_capacity(FRAMES), Vec::with_capacity(FRAMES));
+        for _ in 0..FRAMES {
+            cpu.push(ms(paced(&mut headless, &mut app)));
+            let costs = app.frame_costs();
+            model.push(ms(costs.view_model));
+            draw.push(ms(costs.draw));
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let after = handle.metrics();
+        let events = (after.events_recorded - before.events_recorded)
+            + (after.messages_total - before.messages_total);
+        report(figure(&format!("{prefix}frame_mean"), mean(&cpu), "ms"));
+        report(figure(&format!("{prefix}frame_p99"), p99(&mut cpu), "ms"));
+        report(figure(
+            &format!("{prefix}frame_max"),
+            cpu[cpu.len() - 1],
+            "ms",
+        ));
+        // Wall time of the two parts the app itself does (the rest is egui and tessellation),
+        // to see where a slow frame went.
+        report(figure(
+            &format!("{prefix}view_model_p99"),
+            p99(&mut model),
+            "ms",
+        ));
+        report(figure(&format!("{prefix}draw_p99"), p99(&mut draw), "ms"));
+        report(figure(
+            &format!("{prefix}events_per_sec"),
+            events as f64 / elapsed,
+            "/s",
+        ));
     }
+    if let Some(nodes) = graph_nodes(&app) {
+        report(format!(
+            "# graph view: {nodes} nodes placed for {} processes",
+            view_count(&app)
+        ));
+    }
+
+    let modes: Vec<TreeMode> = MODES.iter().map(|(m, _)| *m).collect();
+    let painted = painted::measure(&mut app, SIZE, FRAME, (WARMUP, FRAMES), &modes, dir.path())?;
     report(format!(
-        "# painted: {} frames in a {}x{} glow window, renderer {}",
-        wall.len(),
-        SIZE.x,
-        SIZE.y,
-        painted.renderer
+        "# painted: {} frames per tree mode in a {}x{} glow window, renderer {}",
+        FRAMES, SIZE.x, SIZE.y, painted.renderer
     ));
-    report(figure("painted_frame_mean", mean(&wall), "ms"));
-    report(figure("painted_frame_p99", p99(&mut wall), "ms"));
-    report(figure("painted_frame_max", wall[wall.len() - 1], "ms"));
-    report(figure(
-        "painted_events_per_sec",
-        painted.events_per_sec,
-        "/s",
-    ));
+    for ((_, prefix), (frames, rate)) in MODES
+        .iter()
+        .zip(painted.frames.iter().zip(&painted.events_per_sec))
+    {
+        let mut wall: Vec<f64> = frames.iter().map(|d| ms(*d)).collect();
+        if wall.is_empty() {
+            return Err("no painted frame was measured".into());
+        }
+        report(figure(
+            &format!("{prefix}painted_frame_mean"),
+            mean(&wall),
+            "ms",
+        ));
+        report(figure(
+            &format!("{prefix}painted_frame_p99"),
+            p99(&mut wall),
+            "ms",
+        ));
+        report(figure(
+            &format!("{prefix}painted_frame_max"),
+            wall[wall.len() - 1],
+            "ms",
+        ));
+        report(figure(
+            &format!("{prefix}painted_events_per_sec"),
+            *rate,
+            "/s",
+        ));
+    }
     report(figure("processes", handle.process_count() as f64, "count"));
     drop(app);
     Ok(())
@@ -165,6 +206,14 @@ fn mean(values: &[f64]) -> f64 {
 fn p99(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[((values.len() as f64 * 0.99).ceil() as usize).clamp(1, values.len()) - 1]
+}
+
+/// Nodes the graph view placed (what it draws at most), if it has placed any.
+fn graph_nodes(app: &CrashcourseApp) -> Option<usize> {
+    app.world()
+        .get_resource::<crate::state::tree_graph::TreeGraph>()
+        .map(|g| g.nodes.len())
+        .filter(|&n| n > 0)
 }
 
 fn view_count(app: &CrashcourseApp) -> usize {

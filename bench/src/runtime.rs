@@ -2,6 +2,10 @@
 //! the event stream on, 2 worker threads): idle spawn (rate, memory, stop), spawn-and-exit, a
 //! ring, a fan-out and supervisor restarts.
 //!
+//! After the figures that compare with the Erlang peer, the cost of busy-time accounting (the
+//! same workloads on a runtime with it off) and of a trace to the processes it does not follow
+//! (the ring while an unrelated process is traced), each beside its baseline in the same run.
+//!
 //! Each workload is driven by a process, as `peers/erlang/peer_bench.erl` drives them from an
 //! Erlang process, and timed over the same window as that script: a clock starts right after
 //! the spawning, whether or not the spawned processes have run yet.
@@ -15,7 +19,10 @@ use crashcourse_runtime::alloc::{live_bytes, rss_bytes};
 use crashcourse_runtime::supervisor::{
     self, ChildSpec, Intensity, Shutdown, Strategy, SupervisorSpec,
 };
-use crashcourse_runtime::{Ctx, Down, ExitReason, Handle, Pid, Runtime, RuntimeConfig, SpawnOpts};
+use crashcourse_runtime::{
+    Ctx, Down, ExitReason, Handle, Pid, Runtime, RuntimeConfig, SpawnOpts, TraceSpec,
+    BUSY_WINDOW_BYTES,
+};
 
 use crate::{BenchError, Figure};
 
@@ -62,17 +69,149 @@ struct Ack;
 const YIELD_EVERY: usize = 1024;
 
 /// Runs every workload, calling `report` with each figure as it is measured; stops at the
-/// first workload that fails.
+/// first workload that fails. Then what busy-time accounting and tracing cost, measured in the
+/// same run against a baseline that differs only in them (see [`accounting_cost`] and
+/// [`trace_cost`]).
 pub fn run(sizes: Sizes, mut report: impl FnMut(Figure)) -> Result<(), BenchError> {
     let rt = Runtime::start(RuntimeConfig::default());
     for f in spawn_idle(&rt, sizes.spawn)? {
         report(f);
     }
+    // Inline in every process record whether accounting is on or off, so memory per process
+    // does not change with it: its size says what it takes.
+    report(Figure::new(
+        "spawn_idle.busy_window_bytes",
+        BUSY_WINDOW_BYTES as f64,
+        "B",
+    ));
     report(spawn_exit(&rt, sizes.spawn)?);
     report(ring(&rt, sizes.ring_procs, sizes.ring_hops)?);
     report(fanout(&rt, sizes.fanout)?);
     report(restart(&rt, sizes.restarts)?);
+    let off = Runtime::start(RuntimeConfig::default().with_busy_accounting(false));
+    accounting_cost(&rt, &off, sizes, &mut report)?;
+    drop(off);
+    trace_cost(&rt, sizes, &mut report)?;
     drop(rt);
+    Ok(())
+}
+
+/// A workload measured twice on each side of a comparison, in the order A B B A so a drift of
+/// the machine over the four runs weighs on both sides alike; returns the two means.
+fn abba(
+    mut a: impl FnMut() -> Result<f64, BenchError>,
+    mut b: impl FnMut() -> Result<f64, BenchError>,
+) -> Result<(f64, f64), BenchError> {
+    let a1 = a()?;
+    let b1 = b()?;
+    let b2 = b()?;
+    let a2 = a()?;
+    Ok(((a1 + a2) / 2.0, (b1 + b2) / 2.0))
+}
+
+/// Reports `<name>_on`/`_off`-style pairs and the cost of `on` in % of `off` (a rate: lower
+/// is slower; positive cost means `on` is slower).
+fn report_pair(
+    report: &mut impl FnMut(Figure),
+    name: &str,
+    (on, off): (f64, f64),
+    (on_label, off_label): (&str, &str),
+    unit: &'static str,
+) {
+    report(Figure::new(format!("{name}.{on_label}"), on, unit));
+    report(Figure::new(format!("{name}.{off_label}"), off, unit));
+    report(Figure::new(
+        format!("{name}.cost"),
+        (off - on) / off * 100.0,
+        "%",
+    ));
+}
+
+/// Busy-time accounting's cost: spawn (idle and spawn-and-exit) and the ring on `on` (the
+/// default runtime) and on `off` (the same configuration with
+/// [`RuntimeConfig::busy_accounting`] off), A B B A.
+fn accounting_cost(
+    on: &Runtime,
+    off: &Runtime,
+    sizes: Sizes,
+    report: &mut impl FnMut(Figure),
+) -> Result<(), BenchError> {
+    let idle_rate = |rt: &Runtime| -> Result<f64, BenchError> {
+        spawn_idle(rt, sizes.spawn)?
+            .into_iter()
+            .find(|f| f.name == "spawn_idle.rate")
+            .map(|f| f.value)
+            .ok_or_else(|| BenchError::new("spawn_idle reported no rate"))
+    };
+    let pair = abba(|| idle_rate(on), || idle_rate(off))?;
+    report_pair(
+        report,
+        "busy.spawn_idle.rate",
+        pair,
+        ("on", "off"),
+        "proc/s",
+    );
+    let pair = abba(
+        || Ok(spawn_exit(on, sizes.spawn)?.value),
+        || Ok(spawn_exit(off, sizes.spawn)?.value),
+    )?;
+    report_pair(
+        report,
+        "busy.spawn_exit.rate",
+        pair,
+        ("on", "off"),
+        "proc/s",
+    );
+    let pair = abba(
+        || Ok(ring(on, sizes.ring_procs, sizes.ring_hops)?.value),
+        || Ok(ring(off, sizes.ring_procs, sizes.ring_hops)?.value),
+    )?;
+    report_pair(report, "busy.ring.msgs_per_s", pair, ("on", "off"), "msg/s");
+    Ok(())
+}
+
+/// Tracing's cost to processes that are not traced: the ring with nothing traced beside the
+/// ring while an unrelated idle process is traced (bounds far beyond the run, so the trace is
+/// live throughout), A B B A on one runtime.
+fn trace_cost(
+    rt: &Runtime,
+    sizes: Sizes,
+    report: &mut impl FnMut(Figure),
+) -> Result<(), BenchError> {
+    let bystander = rt
+        .spawn_with(SpawnOpts::new().label("traced bystander"), |c| async move {
+            c.recv().await;
+        })
+        .map_err(|e| BenchError::new(format!("could not spawn the traced bystander: {e}")))?;
+    let untraced = || Ok(ring(rt, sizes.ring_procs, sizes.ring_hops)?.value);
+    let traced = || {
+        let spec = TraceSpec {
+            pids: vec![bystander],
+            max_events: usize::MAX,
+            max_time: WORKLOAD_LIMIT,
+        };
+        let trace = rt
+            .trace(spec)
+            .map_err(|e| BenchError::new(format!("could not trace the bystander: {e}")))?;
+        let figure = ring(rt, sizes.ring_procs, sizes.ring_hops)?;
+        if let Some(end) = trace.ended() {
+            return Err(BenchError::new(format!(
+                "the bystander's trace ended during the ring ({end:?}): the figure would not be \
+                 a ring beside a live trace"
+            )));
+        }
+        trace.stop();
+        Ok(figure.value)
+    };
+    let pair = abba(untraced, traced)?;
+    let _ = rt.send(bystander, Stop);
+    report_pair(
+        report,
+        "trace.ring.msgs_per_s",
+        (pair.1, pair.0),
+        ("bystander_traced", "nothing_traced"),
+        "msg/s",
+    );
     Ok(())
 }
 

@@ -14,6 +14,12 @@
 //! thread while asleep (a blocking call inside a process: `std::thread::sleep`, a blocking
 //! channel or lock) is a hog too, whatever its CPU time: the watchdog sees the thread sleeping
 //! in the middle of a poll (its state in `/proc`) and names it.
+//!
+//! The wall clock is read once per poll, not twice: a worker that goes straight from one task
+//! to the next starts the next poll at the end of the previous one (what it did between, taking
+//! the task from a queue, counts as the next poll), and reads the clock at a poll's start only
+//! after it looked for work in vain or parked. A process task takes that one reading itself,
+//! at the end of its poll, for its busy-time window ([`end_poll`]); the worker then uses it.
 
 use std::alloc::Layout;
 use std::cell::Cell;
@@ -55,18 +61,27 @@ type Runnable = async_task::Runnable<TaskMeta>;
 /// A task handle of this executor.
 pub type Task<T> = async_task::Task<T, TaskMeta>;
 
-/// Told about every poll of the task it belongs to (a process's busy-time window).
-pub trait PollSink: Send + Sync {
-    /// A poll ended at `end_ns` (see [`Executor::now_ns`]) after `took_ns`. Called by the
-    /// worker that ran the poll, so never concurrently for one task.
-    fn polled(&self, end_ns: u64, took_ns: u64);
+/// What the executor keeps with each task: its pid (0 for runtime-internal tasks).
+pub type TaskMeta = u64;
+
+thread_local! {
+    /// The running poll on this worker thread: its start, and its end once [`end_poll`] read
+    /// the clock (0: not yet).
+    static POLL: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
-/// What the executor keeps with each task: its pid (0 for runtime-internal tasks) and whom to
-/// tell about its polls.
-pub struct TaskMeta {
-    pid: u64,
-    sink: Option<Arc<dyn PollSink>>,
+/// Ends the running poll's timing from inside it: reads the clock once, hands the worker that
+/// reading as the poll's end (so the worker does not read it again), and returns (end, time
+/// since the poll's start), both in [`Executor::now_ns`] nanoseconds. `None` outside a poll.
+/// Only a task of `executor` calls it, so the poll running is one of its workers'.
+pub(crate) fn end_poll(executor: &Executor) -> Option<(u64, u64)> {
+    let (start, _) = POLL.with(Cell::get);
+    if start == 0 {
+        return None;
+    }
+    let end = executor.shared.now_ns();
+    POLL.with(|p| p.set((start, end)));
+    Some((end, end.saturating_sub(start)))
 }
 
 /// A report about a poll that ran too long. `finished` is false while it still runs.
@@ -323,19 +338,13 @@ impl Executor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_sized(pid, None, future).0
+        self.spawn_sized(pid, future).0
     }
 
     /// Like [`spawn`](Self::spawn), also returning the size in bytes of the task's allocation:
     /// measured (what the counting allocator saw this thread allocate while the task was
     /// created) when [`crate::alloc::CountingAlloc`] is installed, else [`Self::task_size`].
-    /// `sink`, if any, is told about every poll.
-    pub fn spawn_sized<F>(
-        &self,
-        pid: u64,
-        sink: Option<Arc<dyn PollSink>>,
-        future: F,
-    ) -> (Task<F::Output>, usize)
+    pub fn spawn_sized<F>(&self, pid: u64, future: F) -> (Task<F::Output>, usize)
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -350,7 +359,7 @@ impl Executor {
         // `Runnable::run` never unwinds into the worker loop. `Contained` does the same for the
         // future's destructor, which async-task would otherwise run under an abort guard.
         let (runnable, task) = async_task::Builder::new()
-            .metadata(TaskMeta { pid, sink })
+            .metadata(pid)
             .propagate_panic(true)
             .spawn(move |_| Contained::new(future), schedule);
         let size = match (before, crate::alloc::allocated_by_this_thread()) {
@@ -552,6 +561,9 @@ fn worker_loop(
     stats.clock.set_current();
     let mut tick: u32 = 0;
     let mut lifo_streak: u32 = 0;
+    // The end of the previous poll when this worker went straight on to the next (0: it did
+    // not; the next poll reads its own start).
+    let mut last_end: u64 = 0;
     while !shared.stop.load(Ordering::Relaxed) {
         tick = tick.wrapping_add(1);
         let next = next_task(&shared, &local, tick, &mut lifo_streak);
@@ -563,11 +575,23 @@ fn worker_loop(
             Some(runnable) => {
                 // `run` does not unwind (see `Executor::spawn`); the long-poll hook is the only
                 // other code it calls. Catch anyway, so no panic can end a worker thread.
-                let _ = catch_unwind(AssertUnwindSafe(|| run(&shared, stats, index, runnable)));
+                let start = if last_end == 0 {
+                    shared.now_ns()
+                } else {
+                    last_end
+                };
+                last_end = catch_unwind(AssertUnwindSafe(|| {
+                    run(&shared, stats, index, runnable, start)
+                }))
+                .unwrap_or(0);
+                POLL.with(|p| p.set((0, 0)));
                 stats.poll_start_ns.store(0, Ordering::Release);
                 stats.current_pid.store(0, Ordering::Release);
             }
-            None => park(&shared, &local, &parker),
+            None => {
+                last_end = 0;
+                park(&shared, &local, &parker);
+            }
         }
     }
     drop(guard);
@@ -630,11 +654,9 @@ fn steal_injector(shared: &Shared, local: &Local) -> Option<Runnable> {
     }
 }
 
-fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
-    let pid = runnable.metadata().pid;
-    // Held across the poll: `run` may free the task (and its metadata) when the future ends.
-    let sink = runnable.metadata().sink.clone();
-    let start = shared.now_ns();
+/// Runs one poll that starts at `start` (executor clock) and returns its end.
+fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable, start: u64) -> u64 {
+    let pid = *runnable.metadata();
     // Keep the CPU clock reference fresh enough (see the module doc); published before the
     // poll's start so the watchdog never pairs a new poll with an old reference.
     if start.saturating_sub(stats.cpu_ref_at_ns.load(Ordering::Relaxed))
@@ -649,16 +671,18 @@ fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
     }
     stats.current_pid.store(pid, Ordering::Release);
     stats.poll_start_ns.store(start, Ordering::Release);
+    POLL.with(|p| p.set((start, 0)));
     runnable.run();
-    let end = shared.now_ns();
+    // The task read the end itself (a process, for its busy window), or we read it now.
+    let end = match POLL.with(Cell::get) {
+        (_, 0) => shared.now_ns(),
+        (_, end) => end,
+    };
     stats.poll_start_ns.store(0, Ordering::Release);
     stats.current_pid.store(0, Ordering::Release);
-    let took = end - start;
+    let took = end.saturating_sub(start);
     stats.busy_ns.fetch_add(took, Ordering::Relaxed);
     stats.polls.fetch_add(1, Ordering::Relaxed);
-    if let Some(sink) = sink {
-        sink.polled(end, took);
-    }
     if pid != 0 && Duration::from_nanos(took) > LONG_POLL {
         // Rare: only now is the CPU clock read at the poll's end.
         let cpu = thread_cpu_now()
@@ -677,8 +701,11 @@ fn run(shared: &Shared, stats: &WorkerStats, index: usize, runnable: Runnable) {
                 cpu: cpu.min(Duration::from_nanos(took)),
                 finished: true,
             });
+            // The hook took time of its own: the next poll reads its start.
+            return 0;
         }
     }
+    end
 }
 
 /// The poll running on worker `stats` right now: (pid, its start, wall time so far, CPU time so
@@ -793,7 +820,7 @@ mod tests {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, measured) = ex.spawn_sized(1, None, future);
+        let (task, measured) = ex.spawn_sized(1, future);
         drop(task);
         (measured, Executor::task_size::<F>())
     }

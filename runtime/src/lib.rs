@@ -81,7 +81,7 @@ pub use handle::Handle;
 pub use kind::{Kind, Status};
 pub use mailbox::{Message, Msg};
 pub use pid::Pid;
-pub use process::busy::BUSY_WINDOW;
+pub use process::busy::{BUSY_WINDOW, BUSY_WINDOW_BYTES};
 pub use process::{PastExit, RestartInfo, SpawnError, SpawnOpts, SupervisorUse};
 pub use registry::RegisterError;
 pub use send::SendError;
@@ -113,6 +113,9 @@ pub struct RuntimeConfig {
     pub tombstones: usize,
     /// The clock supervisors use for restart intensity.
     pub clock: Arc<dyn Clock>,
+    /// Whether every poll of a process is recorded in its busy-time window (default on; off
+    /// only to measure what recording costs: the Busy and Polls figures then stay zero).
+    pub busy_accounting: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -123,6 +126,7 @@ impl Default for RuntimeConfig {
             event_capacity: 16_384,
             tombstones: 1_024,
             clock: Arc::new(SystemClock::default()),
+            busy_accounting: true,
         }
     }
 }
@@ -131,6 +135,12 @@ impl RuntimeConfig {
     /// Uses `clock` for restart intensity.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Records busy time per process or not (see [`RuntimeConfig::busy_accounting`]).
+    pub fn with_busy_accounting(mut self, on: bool) -> Self {
+        self.busy_accounting = on;
         self
     }
 
@@ -187,6 +197,7 @@ impl Runtime {
                 long_polls_total: AtomicU64::new(0),
                 restarts_total: AtomicU64::new(0),
                 tracers: Arc::default(),
+                busy_accounting: config.busy_accounting,
             }
         });
         Runtime {

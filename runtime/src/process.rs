@@ -122,8 +122,7 @@ where
     let ctx = Ctx::new(inner.clone(), Handle(shared.clone()));
     let record = inner.clone();
     let future = ProcessFuture::new(inner, shared.clone(), body, ctx);
-    let sink: Arc<dyn crate::executor::PollSink> = record.clone();
-    let (task, task_size) = shared.executor.spawn_sized(pid.0, Some(sink), future);
+    let (task, task_size) = shared.executor.spawn_sized(pid.0, future);
     record.task_size.store(
         u32::try_from(task_size).unwrap_or(u32::MAX),
         Ordering::Relaxed,

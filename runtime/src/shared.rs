@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) restarts_total: AtomicU64,
     /// Running traces, by traced pid.
     pub(crate) tracers: Arc<Tracers>,
+    /// Record each poll in the process's busy window ([`crate::RuntimeConfig::busy_accounting`]).
+    pub(crate) busy_accounting: bool,
 }
 
 const LONG_POLL_HISTORY: usize = 64;

@@ -9,16 +9,17 @@ use std::time::{Duration, Instant};
 use crashcourse_runtime::Handle;
 use eframe::glow::HasContext as _;
 
+use crate::panels::tree::TreeMode;
 use crate::{egui, CrashcourseApp};
 
-/// What the window measured.
+/// What the window measured, one entry per tree mode measured.
 pub struct Painted {
-    /// Wall time of each measured frame.
-    pub frames: Vec<Duration>,
+    /// Wall time of each measured frame, per mode.
+    pub frames: Vec<Vec<Duration>>,
     /// The GL renderer that painted (e.g. `llvmpipe` for Mesa's software rasteriser).
     pub renderer: String,
-    /// Runtime events and messages per second while the measured frames ran.
-    pub events_per_sec: f64,
+    /// Runtime events and messages per second while the measured frames ran, per mode.
+    pub events_per_sec: Vec<f64>,
 }
 
 /// How long the window part may take before it gives up.
@@ -34,17 +35,22 @@ pub fn display_available() -> bool {
         || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
 }
 
-/// Opens a `size` window over `app`, paces frames at one per `period`, lets `warmup` frames
-/// pass, measures `frames` frames, and closes the window. `storage` holds what eframe persists
-/// (nothing of the user's).
+/// Opens a `size` window over `app`, paces frames at one per `period`, and for each of
+/// `modes` in turn (the tree drawn that way) lets `warmup` frames pass and measures `frames`
+/// frames; then closes the window (one window for all: a process opens one event loop only).
+/// `storage` holds what eframe persists (nothing of the user's).
 pub fn measure(
     app: &mut CrashcourseApp,
     size: egui::Vec2,
     period: Duration,
-    warmup: usize,
-    frames: usize,
+    (warmup, frames): (usize, usize),
+    modes: &[TreeMode],
     storage: &Path,
 ) -> Result<Painted, String> {
+    let Some(&first) = modes.first() else {
+        return Err("no tree mode to paint".into());
+    };
+    app.set_tree_mode(first);
     let handle = app.handle();
     let mut window = Window {
         app,
@@ -52,11 +58,13 @@ pub fn measure(
         period,
         warmup,
         wanted: frames,
-        samples: Vec::with_capacity(warmup + frames),
+        modes: modes.to_vec(),
+        samples: Vec::with_capacity(modes.len() * (warmup + frames)),
         frame_start: None,
         painted: false,
         started: Instant::now(),
         events_before: None,
+        rates: Vec::with_capacity(modes.len()),
         result: None,
     };
     let mut renderer = None;
@@ -84,12 +92,17 @@ pub fn measure(
         }),
     )
     .map_err(|e| format!("the bench window could not be opened ({e}); {NO_DISPLAY}"))?;
-    let events_per_sec = match window.result.take() {
-        Some(Ok(rate)) => rate,
+    match window.result.take() {
+        Some(Ok(())) => {}
         Some(Err(e)) => return Err(e),
         None => return Err("the bench window closed before its frames were measured".into()),
     };
-    let frames = window.samples.split_off(warmup.min(window.samples.len()));
+    let events_per_sec = std::mem::take(&mut window.rates);
+    let frames = window
+        .samples
+        .chunks(warmup + frames)
+        .map(|phase| phase[warmup.min(phase.len())..].to_vec())
+        .collect();
     Ok(Painted {
         frames,
         renderer: renderer.unwrap_or_else(|| "unknown".into()),
@@ -104,17 +117,21 @@ struct Window<'a> {
     period: Duration,
     warmup: usize,
     wanted: usize,
-    /// Wall time of every finished frame, warm-up included.
+    /// The tree modes measured, one after the other.
+    modes: Vec<TreeMode>,
+    /// Wall time of every finished frame, warm-ups included.
     samples: Vec<Duration>,
     /// When the current frame's update began.
     frame_start: Option<Instant>,
     /// Whether the current frame drew its panels (a hidden window runs no ui).
     painted: bool,
     started: Instant,
-    /// Events recorded and messages sent when the warm-up ended, and when.
+    /// Events recorded and messages sent when the current mode's warm-up ended, and when.
     events_before: Option<(u64, Instant)>,
-    /// Events per second over the measured frames, or why the measurement failed.
-    result: Option<Result<f64, String>>,
+    /// Events per second over each mode's measured frames.
+    rates: Vec<f64>,
+    /// Set when done: Ok, or why the measurement failed.
+    result: Option<Result<(), String>>,
 }
 
 impl Window<'_> {
@@ -123,7 +140,7 @@ impl Window<'_> {
         m.events_recorded + m.messages_total
     }
 
-    fn finish(&mut self, ctx: &egui::Context, result: Result<f64, String>) {
+    fn finish(&mut self, ctx: &egui::Context, result: Result<(), String>) {
         self.result = Some(result);
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
     }
@@ -145,14 +162,20 @@ impl eframe::App for &mut Window<'_> {
                 );
             }
             self.samples.push(now - start);
-            if self.samples.len() == self.warmup {
+            let phase_len = self.warmup + self.wanted;
+            let in_phase = (self.samples.len() - 1) % phase_len + 1;
+            if in_phase == self.warmup {
                 self.events_before = Some((self.events(), now));
             }
-            if self.samples.len() >= self.warmup + self.wanted {
+            if in_phase == phase_len {
                 let (before, since) = self.events_before.unwrap_or((0, self.started));
                 let rate =
                     self.events().saturating_sub(before) as f64 / since.elapsed().as_secs_f64();
-                return self.finish(ctx, Ok(rate));
+                self.rates.push(rate);
+                match self.modes.get(self.rates.len()) {
+                    Some(&next) => self.app.set_tree_mode(next),
+                    None => return self.finish(ctx, Ok(())),
+                }
             }
             if self.started.elapsed() > LIMIT {
                 return self.finish(ctx, Err(format!("painting took over {LIMIT:?}")));

@@ -7,7 +7,6 @@ use std::task::Waker;
 
 use parking_lot::Mutex;
 
-use crate::executor::PollSink;
 use crate::hash::IdMap;
 use crate::mailbox::{Mailbox, Msg};
 use crate::observe::events::SignalOutcome;
@@ -104,12 +103,6 @@ pub(crate) struct ProcessInner {
     /// Time in polls and polls, recent and total.
     pub(crate) busy: BusyWindow,
     pub(crate) state: Mutex<ProcState>,
-}
-
-impl PollSink for ProcessInner {
-    fn polled(&self, end_ns: u64, took_ns: u64) {
-        self.busy.record(end_ns, took_ns);
-    }
 }
 
 impl ProcessInner {

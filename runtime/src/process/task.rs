@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::executor::end_poll;
 use crate::panic_hook;
 use crate::process::exit_cleanup::exit_cleanup;
 use crate::process::record::{Pending, ProcessInner};
@@ -70,6 +71,28 @@ where
         // SAFETY: `body` is structurally pinned: it is only polled in place, and dropped in
         // place by setting the option to None. The other fields are never pinned.
         let this = unsafe { self.get_unchecked_mut() };
+        let out = this.poll_in_place(cx);
+        // The poll's one clock reading, taken here so the busy window can have it (see
+        // `executor::end_poll`); with accounting off the worker takes it instead.
+        if this.shared.busy_accounting {
+            if let Some((end, took)) = end_poll(&this.shared.executor) {
+                this.inner.busy.record(end, took);
+            }
+        }
+        out
+    }
+}
+
+impl<F, Fut> ProcessFuture<Starting<F, Fut>>
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future,
+    Fut::Output: IntoExitReason,
+{
+    /// One poll: pending exit signals, then the body (its panic caught), then exit cleanup
+    /// if it ended. Called only through [`Future::poll`], on the pinned task.
+    fn poll_in_place(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self;
         let pending = {
             let mut st = this.inner.state.lock();
             match &st.waker {
