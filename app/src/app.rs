@@ -308,8 +308,9 @@ impl CrashcourseApp {
                 .show(ui, |ui| self.stopped.ui(ui, world, commands));
         }
         // At 1280x720 the tree, the lesson panel and the inspector leave the tabs between them
-        // about 240 px at their old widths, too little for the Load and Contrast tables a
-        // lesson points at; these leave them about 400.
+        // about 240 px at their old widths (340 and 320), too little for the Load and Contrast
+        // tables a lesson points at; these leave them about 350. Below 270 the inspector's
+        // action buttons no longer fit beside each other.
         egui::Panel::left("supervision tree")
             .resizable(true)
             .default_size(280.0)
@@ -331,7 +332,7 @@ impl CrashcourseApp {
         }
         egui::Panel::right("inspector")
             .resizable(true)
-            .default_size(220.0)
+            .default_size(270.0)
             .show(ui, |ui| self.inspector.ui(ui, world, commands));
         egui::Panel::bottom("timeline")
             .resizable(true)
