@@ -32,12 +32,6 @@ fn the_page_joins_a_room_and_exchanges_messages_with_another_client() {
     support::run_node(
         &s,
         "browser.mjs",
-        &[
-            &http,
-            &ws,
-            &shot.to_string_lossy(),
-            &large_http,
-            &large_ws,
-        ],
+        &[&http, &ws, &shot.to_string_lossy(), &large_http, &large_ws],
     );
 }
