@@ -16,6 +16,47 @@ use crashcourse_runtime::alloc::CountingAlloc;
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
+/// mimalloc's option setter (its C API; the library is linked through the counting allocator).
+mod mimalloc_options {
+    use std::ffi::{c_int, c_long};
+
+    extern "C" {
+        fn mi_option_set(option: c_int, value: c_long);
+    }
+
+    // Indices of `mi_option_t` in mimalloc 2's `mimalloc.h`.
+    const EAGER_COMMIT: c_int = 3;
+    const ARENA_EAGER_COMMIT: c_int = 4;
+    const PURGE_DELAY: c_int = 15;
+
+    /// Commits memory a page at a time as it is used, and gives freed pages back at once. With
+    /// mimalloc's defaults (whole segments committed up front, purges after 10 ms) a server
+    /// holding 10,000 WebSockets kept about 2.5 KB of RSS per connection above its live heap;
+    /// with these, about 1 KB (`bench chat` prints the breakdown).
+    ///
+    /// Set before `main` (an ELF constructor on Linux): the runtime's start-up allocates, and
+    /// mimalloc reserves and commits its first arena at the first allocation.
+    pub(crate) fn lean() {
+        // SAFETY: `mi_option_set` only stores the value; these options are read when mimalloc
+        // next commits or purges, and any value is valid for them.
+        unsafe {
+            mi_option_set(EAGER_COMMIT, 0);
+            mi_option_set(ARENA_EAGER_COMMIT, 0);
+            mi_option_set(PURGE_DELAY, 0);
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[used]
+    #[link_section = ".init_array"]
+    static LEAN_AT_LOAD: extern "C" fn() = lean_at_load;
+
+    #[cfg(target_os = "linux")]
+    extern "C" fn lean_at_load() {
+        lean();
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "crashcourse",
@@ -87,6 +128,7 @@ enum Which {
 }
 
 fn main() -> Result<()> {
+    mimalloc_options::lean();
     init_logging();
     let cli = Cli::parse();
     match cli.command {

@@ -2,8 +2,9 @@
 //! client (the phoenix client in Node), and see it rendered as text; then see the connection
 //! badge follow a killed socket (reconnecting, rejoined) and a crashed channel (rejoining,
 //! rejoined); then, in a 400×700 window (a phone), no horizontal scroll, the message box in view
-//! and the people here above the messages. Leaves screenshots at `target/chat-page.png` and
-//! `target/chat-page-400x700.png`.
+//! and the people here above the messages; last, at that size, a room above a second server's
+//! `presence_full_until` (2, joined by the page and two Node clients) shows "3 here". Leaves
+//! screenshots at `target/chat-page.png` and `target/chat-page-400x700.png`.
 //!
 //! Needs Debian's `chromium` and the npm packages of `tests/js` (`./scripts/test` installs both).
 //! Fails, never skips, when either is missing.
@@ -25,5 +26,12 @@ fn the_page_joins_a_room_and_exchanges_messages_with_another_client() {
     let s = support::Server::start();
     let shot = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/chat-page.png"));
     let (http, ws) = (s.endpoint.http_url(), s.endpoint.ws_url());
-    support::run_node(&s, "browser.mjs", &[&http, &ws, &shot.to_string_lossy()]);
+    // A second server whose rooms are summarised above two members.
+    let large = support::Server::start_with(|c| c.presence_full_until = 2);
+    let (large_http, large_ws) = (large.endpoint.http_url(), large.endpoint.ws_url());
+    support::run_node(
+        &s,
+        "browser.mjs",
+        &[&http, &ws, &shot.to_string_lossy(), &large_http, &large_ws],
+    );
 }

@@ -2,7 +2,9 @@
 // load it, join a room, exchange messages with a second client (the official phoenix client in
 // Node), and see them rendered — as text, never as HTML.
 //
-//   node browser.mjs <http url> <ws url> <screenshot.png>
+//   node browser.mjs <http url> <ws url> <screenshot.png> <http url> <ws url>
+//
+// The second server summarises rooms above two members: the page, at 400x700, shows "3 here".
 //
 // Prints "PASS" at the end; exits non-zero on any failure.
 import { chromium } from "playwright-core";
@@ -10,7 +12,8 @@ import { Socket } from "phoenix";
 import WebSocket from "ws";
 import readline from "node:readline";
 
-const [httpUrl, wsUrl, screenshot] = process.argv.slice(2);
+const [httpUrl, wsUrl, screenshot, largeHttpUrl, largeWsUrl] = process.argv.slice(2);
+if (!largeHttpUrl || !largeWsUrl) fail("usage: browser.mjs <http> <ws> <png> <large room http> <large room ws>");
 const TIMEOUT_MS = 20000;
 
 function fail(msg) { console.error("FAIL " + msg); process.exit(1); }
@@ -128,6 +131,38 @@ try {
     fail("the people here are not shown above the messages at 400x700: " + JSON.stringify(small));
   if (screenshot) await page.screenshot({ path: screenshot.replace(/\.png$/, "") + "-400x700.png" });
   console.log("STEP at 400x700: no horizontal scroll, the message box in view");
+
+  // A room above the second server's presence_full_until (2): the page joins, then two Node
+  // clients; the room switches to presence_summary and the page shows the count, not names.
+  const large = await browser.newPage({ viewport: { width: 400, height: 700 } });
+  large.setDefaultTimeout(TIMEOUT_MS);
+  large.on("pageerror", (e) => errors.push(String(e)));
+  await large.goto(largeHttpUrl + "/");
+  await large.fill("#nick", "cy");
+  await large.fill("#room", "crowd");
+  await large.click("#join");
+  await large.waitForSelector("#badge.connected");
+  // One socket each: a second join of a topic on one socket replaces the first.
+  const crowd = ["dee", "eve"].map(() => new Socket(largeWsUrl, { transport: WebSocket }));
+  for (const [i, nick] of ["dee", "eve"].entries()) {
+    crowd[i].connect();
+    const ch = crowd[i].channel("room:crowd", { nick });
+    await new Promise((resolve, reject) => {
+      ch.join().receive("ok", resolve).receive("error", reject).receive("timeout", () => reject(new Error("join timeout")));
+    });
+  }
+  await large.waitForFunction(() => {
+    const count = document.querySelector("#presence li.count");
+    return count && count.textContent === "3 here";
+  });
+  const crowdView = await large.evaluate(() => {
+    const r = document.getElementById("presence").getBoundingClientRect();
+    return { top: r.top, bottom: r.bottom, height: window.innerHeight };
+  });
+  if (crowdView.top < 0 || crowdView.bottom > crowdView.height) fail("\"3 here\" is out of view at 400x700: " + JSON.stringify(crowdView));
+  crowd.forEach((c) => c.disconnect());
+  if (screenshot) await large.screenshot({ path: screenshot.replace(/\.png$/, "") + "-400x700-crowd.png" });
+  console.log("STEP a room above presence_full_until shows \"3 here\" at 400x700");
   if (errors.length) fail("page errors: " + errors.join("; "));
   console.log("PASS");
 } catch (e) {
