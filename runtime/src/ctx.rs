@@ -24,6 +24,14 @@ use crate::{Handle, SendError};
 /// the extra polls (one per 128 messages) out of the figures.
 pub(crate) const RECV_BUDGET: u32 = 128;
 
+/// A receive also yields once a poll that has taken messages has lasted this long, however
+/// few: a process whose handlers are slow (a presence server encoding large maps, say) then
+/// gives its worker back well before the watchdog's 10 ms mark instead of after 128 messages.
+/// The clock is read only every [`TIME_CHECK_EVERY`] messages, so a process taking one message
+/// per poll never reads it.
+const TIME_BUDGET_NS: u64 = 2_000_000;
+const TIME_CHECK_EVERY: u32 = 4;
+
 /// A process's handle on itself and the runtime. Cheap to clone.
 #[derive(Clone)]
 pub struct Ctx {
@@ -70,7 +78,7 @@ impl Ctx {
     pub async fn recv(&self) -> Msg {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
-            if over_budget(&st, cx) {
+            if over_budget(self, &st, cx) {
                 return Poll::Pending;
             }
             if let Some(msg) = st.mailbox.pop() {
@@ -93,7 +101,7 @@ impl Ctx {
     pub async fn recv_match(&self, mut matches: impl FnMut(&Msg) -> bool) -> Msg {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
-            if over_budget(&st, cx) {
+            if over_budget(self, &st, cx) {
                 return Poll::Pending;
             }
             if let Some(msg) = st.mailbox.take_first(&mut matches) {
@@ -124,7 +132,7 @@ impl Ctx {
     pub(crate) async fn recv_or_system(&self) -> Received {
         poll_fn(|cx| {
             let mut st = self.inner.state.lock();
-            if over_budget(&st, cx) {
+            if over_budget(self, &st, cx) {
                 return Poll::Pending;
             }
             if let Some(extra) = st.extra.as_mut() {
@@ -207,13 +215,21 @@ impl Ctx {
 }
 
 /// True (after waking the task, so it is polled again soon) when this poll has taken its
-/// budget of messages and there are more waiting: the receive should return `Pending` now.
-fn over_budget(st: &ProcState, cx: &mut std::task::Context<'_>) -> bool {
-    if st.taken_this_poll < RECV_BUDGET || st.mailbox.len() == 0 {
+/// budget of messages, or of time, and there are more waiting: the receive should return
+/// `Pending` now.
+fn over_budget(ctx: &Ctx, st: &ProcState, cx: &mut std::task::Context<'_>) -> bool {
+    let taken = st.taken_this_poll;
+    if taken == 0 || st.mailbox.len() == 0 {
         return false;
     }
-    cx.waker().wake_by_ref();
-    true
+    let over = taken >= RECV_BUDGET
+        || (taken.is_multiple_of(TIME_CHECK_EVERY)
+            && crate::executor::poll_elapsed(&ctx.handle.0.executor)
+                .is_some_and(|ns| ns >= TIME_BUDGET_NS));
+    if over {
+        cx.waker().wake_by_ref();
+    }
+    over
 }
 
 /// Keeps the task's waker in `slot` current.

@@ -84,6 +84,13 @@ pub(crate) fn end_poll(executor: &Executor) -> Option<(u64, u64)> {
     Some((end, end.saturating_sub(start)))
 }
 
+/// How long the running poll on this worker has lasted so far (ns), `None` outside a poll.
+/// Reads the clock: callers ask only now and then (see `ctx::over_budget`).
+pub(crate) fn poll_elapsed(executor: &Executor) -> Option<u64> {
+    let (start, _) = POLL.with(Cell::get);
+    (start != 0).then(|| executor.shared.now_ns().saturating_sub(start))
+}
+
 /// A report about a poll that ran too long. `finished` is false while it still runs.
 #[derive(Clone, Debug)]
 pub struct LongPollReport {

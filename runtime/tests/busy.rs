@@ -115,3 +115,20 @@ fn with_accounting_off_a_working_process_runs_and_shows_no_busy_time() {
     );
     drop(rt);
 }
+
+#[test]
+fn a_process_with_slow_handlers_gives_its_worker_back_every_few_milliseconds() {
+    let rt = runtime();
+    let busy = spinner(&rt);
+    // Forty 1 ms messages, queued at once: under the 128-message budget, so only the time
+    // budget (2 ms, looked at every 4 messages) makes the receive yield between them.
+    for _ in 0..40 {
+        rt.send(busy, 1u64).unwrap();
+    }
+    let r = wait_for("the spinner to have worked 40 ms", || {
+        let r = row(&rt, busy);
+        (r.busy_total >= Duration::from_millis(40)).then_some(r)
+    });
+    // About one poll per 4 messages; one poll for all forty would mean no time budget.
+    assert!(r.polls_total >= 8, "{r:?}");
+}
