@@ -307,13 +307,13 @@ impl CrashcourseApp {
                 .frame(StoppedBanner::frame(ui.style()))
                 .show(ui, |ui| self.stopped.ui(ui, world, commands));
         }
-        // At 1280x720 the tree, the lesson panel and the inspector leave the tabs between them
-        // about 240 px at their old widths (340 and 320), too little for the Load and Contrast
-        // tables a lesson points at; these leave them about 350. Below 270 the inspector's
-        // action buttons no longer fit beside each other.
+        // At 1280x720 the tree, the lesson panel and the inspector left the tabs between them
+        // about 240 px with the inspector at 320; at 270 they get about 290 (below 270 the
+        // inspector's action buttons no longer fit beside each other). The tree keeps 340: at
+        // 280 the graph view of a three-worker supervisor no longer fitted.
         egui::Panel::left("supervision tree")
             .resizable(true)
-            .default_size(280.0)
+            .default_size(340.0)
             .show(ui, |ui| self.tree.ui(ui, world, commands));
         let lessons = &self.lessons;
         let lesson_inputs = &mut self.lesson_inputs;
