@@ -51,6 +51,9 @@ pub(crate) struct Stats {
 struct Recent {
     current: Histogram<u64>,
     previous: Histogram<u64>,
+    /// Both merged, for reading the percentiles: kept, so a read (the app asks every frame)
+    /// reuses its counts array (~370 KB at these bounds) instead of cloning one.
+    both: Histogram<u64>,
     /// When `current` began.
     since: Instant,
 }
@@ -99,6 +102,7 @@ impl Stats {
             recent: Mutex::new(Recent {
                 current: h(),
                 previous: h(),
+                both: h(),
                 since: Instant::now(),
             }),
             errors: Mutex::new(BTreeMap::new()),
@@ -178,8 +182,14 @@ impl Stats {
     fn round_trip_quantiles(&self, now: Instant) -> (Option<Duration>, Option<Duration>) {
         let mut r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         r.roll(now);
-        let mut both = r.previous.clone();
-        if both.add(&r.current).is_err() || both.is_empty() {
+        let Recent {
+            current,
+            previous,
+            both,
+            ..
+        } = &mut *r;
+        both.reset();
+        if both.add(&*previous).is_err() || both.add(&*current).is_err() || both.is_empty() {
             return (None, None);
         }
         let at = |q: f64| Some(Duration::from_micros(both.value_at_quantile(q)));
