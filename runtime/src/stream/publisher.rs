@@ -304,11 +304,16 @@ fn read(
             continue; // on its way out: its exit event or the next tick settles it
         }
         let wire = Row::from(&row);
-        match seen.rows.get(&wire.pid) {
-            Some(old) if old.same_as(&wire) => {}
-            _ => changed.push(wire.clone()),
-        }
-        alive.insert(wire.pid, wire);
+        // An unchanged row keeps the version last sent, so "changed" is judged against what
+        // observers have, not against a row that drifted a little at every tick.
+        let kept = match seen.rows.get(&wire.pid) {
+            Some(old) if old.same_as(&wire) => old.clone(),
+            _ => {
+                changed.push(wire.clone());
+                wire
+            }
+        };
+        alive.insert(kept.pid, kept);
     }
     let removed: Vec<u64> = seen
         .rows
@@ -316,15 +321,6 @@ fn read(
         .filter(|pid| !alive.contains_key(pid))
         .copied()
         .collect();
-    // Unchanged rows keep the version last sent, so "changed" is judged against what
-    // observers have, not against a row that drifted a little at every tick.
-    for (pid, row) in alive.iter_mut() {
-        if let Some(old) = seen.rows.get(pid) {
-            if old.same_as(row) {
-                *row = old.clone();
-            }
-        }
-    }
     seen.rows = alive;
     let delta = if changed.is_empty() && removed.is_empty() {
         None
